@@ -1,0 +1,119 @@
+import type { Failure, FailureClass } from './failure.js';
+import type { Outcome } from './outcome.js';
+
+/**
+ * The failure classifier: one table from what happened to what it means.
+ * docs/design.md reproduces the table; `test/machines/classify.test.ts` pins every row.
+ *
+ * Pure: `nowMs` is only used to turn an HTTP-date Retry-After into a delay.
+ */
+export function classify(outcome: Outcome, nowMs = 0): Failure {
+  switch (outcome.kind) {
+    case 'upgrade-rejected':
+      return fromStatus('upgrade', outcome.status, retryAfterMsFrom(outcome.headers, nowMs));
+    case 'http-rejected':
+      return fromStatus('http', outcome.status, retryAfterMsFrom(outcome.headers, nowMs));
+    case 'network':
+      return { class: 'network', summary: `${phaseName(outcome.phase)} failed: ${outcome.code}`, code: outcome.code };
+    case 'timeout':
+      return { class: 'network', summary: `${outcome.phase} timed out`, code: `timeout-${outcome.phase}` };
+    case 'closed':
+      return fromCloseCode(outcome.code, outcome.afterFirstEvent);
+    case 'provider-error':
+      return fromProviderError(outcome.code, outcome.status);
+    case 'protocol':
+      // A stream we cannot parse will not parse better on retry over the same transport,
+      // but the other transport may be fine: treat it like a server fault.
+      return { class: 'transient-server', summary: `protocol error: ${outcome.detail}`, code: 'protocol' };
+    case 'aborted':
+      return { class: 'aborted', summary: 'aborted by the caller', code: 'aborted' };
+  }
+}
+
+type Where = 'upgrade' | 'http';
+
+function fromStatus(where: Where, status: number, retryAfterMs: number | undefined): Failure {
+  const summary = `${where === 'upgrade' ? 'upgrade' : 'HTTP request'} answered HTTP ${status}`;
+  const code = String(status);
+  const withRetry = (cls: FailureClass): Failure =>
+    retryAfterMs === undefined ? { class: cls, summary, code } : { class: cls, summary, code, retryAfterMs };
+  if (status === 401) return withRetry('auth');
+  if (status === 429) return withRetry('rate-limited');
+  if (status === 408) return withRetry('network');
+  if (status >= 500) return withRetry('transient-server');
+  // On the upgrade, any other 4xx (403, 404, 426, 400, …) is deterministic: this endpoint
+  // will not give us a WebSocket. The same request over HTTP may well succeed.
+  if (where === 'upgrade') return withRetry('unsupported');
+  return withRetry('request-fatal');
+}
+
+function fromCloseCode(code: number, afterFirstEvent: boolean): Failure {
+  const when = afterFirstEvent ? 'after the first event' : 'before the first event';
+  const summary = `socket closed with ${code} ${when}`;
+  const c = String(code);
+  switch (code) {
+    case 1008: // policy violation
+    case 1009: // message too big: this request, not the endpoint
+      return { class: 'request-fatal', summary, code: c };
+    case 1013: // try again later
+      return { class: 'rate-limited', summary, code: c };
+    case 1011: // internal error
+    case 1012: // service restart
+    case 1014: // bad gateway
+    case 1001: // going away
+      return { class: 'transient-server', summary, code: c };
+    default:
+      // 1006 (no close frame), 1000 mid-turn, and unknown codes: the path broke.
+      return { class: 'network', summary, code: c };
+  }
+}
+
+function fromProviderError(code: string | undefined, status: number | undefined): Failure {
+  const summary = `provider error${code ? ` ${code}` : ''}${status ? ` (HTTP ${status})` : ''}`;
+  const failureCode = code ?? (status ? String(status) : 'provider-error');
+  if (code === 'rate_limit_exceeded' || status === 429) return { class: 'rate-limited', summary, code: failureCode };
+  if (code === 'server_error' || (status !== undefined && status >= 500)) {
+    return { class: 'transient-server', summary, code: failureCode };
+  }
+  return { class: 'request-fatal', summary, code: failureCode };
+}
+
+function phaseName(phase: 'upgrade' | 'request' | 'stream'): string {
+  return phase === 'upgrade' ? 'upgrade' : phase === 'request' ? 'HTTP request' : 'stream';
+}
+
+/**
+ * Reads `retry-after-ms` (milliseconds) or `retry-after` (seconds or an HTTP date).
+ * Garbage yields `undefined`, never NaN: an upstream must not be able to disable the cooldown.
+ */
+export function retryAfterMsFrom(headers: Readonly<Record<string, string>>, nowMs: number): number | undefined {
+  const ms = headers['retry-after-ms'];
+  if (ms !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(ms)) return Math.ceil(Number(ms));
+  const value = headers['retry-after'];
+  if (value === undefined) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const dateMs = Date.parse(value);
+  if (Number.isNaN(dateMs)) return undefined;
+  return Math.max(0, dateMs - nowMs);
+}
+
+/** What a failure class does to the endpoint's health. */
+export type EndpointEffect = 'cooldown' | 'latch-http' | 'none';
+
+/** The endpoint half of the table: how the shared health chart reacts to a failed upgrade. */
+export function endpointEffectOf(failure: Failure): EndpointEffect {
+  switch (failure.class) {
+    case 'unsupported':
+      return 'latch-http';
+    case 'request-fatal':
+    case 'aborted':
+      return 'none';
+    default:
+      return 'cooldown';
+  }
+}
+
+/** Whether a turn that failed on the WebSocket before its first event may be sent again over HTTP. */
+export function mayRetryOverHttp(failure: Failure): boolean {
+  return failure.class !== 'request-fatal' && failure.class !== 'aborted';
+}

@@ -1,0 +1,275 @@
+import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom, type AnyActorRef } from 'xstate';
+import { cooldownMs, type BackoffOptions } from './backoff.js';
+import { classifyRefreshFailure, type RefreshFailure } from './classify-refresh.js';
+import { nextRandom } from './random.js';
+
+/**
+ * The credential chart: one per credential source, shared by every session that uses it.
+ * Refresh is single flight: however many sessions report a rejected token, one refresh
+ * runs and all of them wait for it. Tokens never enter the chart: it knows only a
+ * `generation` number that `src/auth` bumps whenever the token changes.
+ */
+
+/** Replies the credential chart sends to a session. */
+export type CredentialReply =
+  | { readonly type: 'CREDENTIAL.USABLE'; readonly generation: number }
+  | { readonly type: 'CREDENTIAL.REFRESHED'; readonly generation: number }
+  | { readonly type: 'CREDENTIAL.REFRESH_FAILED'; readonly summary: string }
+  | { readonly type: 'CREDENTIAL.REAUTH_REQUIRED'; readonly summary: string };
+
+/** What a refresh produced: the new generation and, if known, how long the token lives. */
+export interface RefreshOutput {
+  /** Generation of the token now current (may be one another holder rotated). */
+  readonly generation: number;
+  /** Lifetime of the new token from `atMs`, in ms, if the source knows it. */
+  readonly expiresInMs?: number;
+  /** When the refresh finished, in ms on the manager's clock. */
+  readonly atMs: number;
+}
+
+/** Events the credential chart accepts. */
+export type CredentialEvent =
+  | { readonly type: 'CHECK'; readonly session: AnyActorRef }
+  | { readonly type: 'REJECTED'; readonly session: AnyActorRef; readonly generation: number }
+  | { readonly type: 'CHANGED'; readonly generation: number; readonly expiresInMs?: number }
+  | { readonly type: 'STOP' };
+
+/** Input of the credential chart. */
+export interface CredentialInput {
+  /** A name for logs and the inspector; never the token. */
+  readonly credentialId: string;
+  /** Generation of the token at start. */
+  readonly generation: number;
+  /** Lifetime of the current token, in ms, if known: enables refresh ahead of expiry. */
+  readonly expiresInMs?: number;
+  /** Refresh this long before expiry, in ms. Default 300 000 (5 min, as the official CLI). */
+  readonly refreshMarginMs?: number;
+  /** Backoff between transient refresh failures. Default 1 s doubling to 60 s, 20 % jitter. */
+  readonly retry?: BackoffOptions;
+  /** Transient failures in a row before giving up until the next rejection. Default 5. */
+  readonly maxTransientRetries?: number;
+  /** Seed of the jitter PRNG. */
+  readonly jitterSeed: number;
+}
+
+/** The credential chart's context: plain data, serializable. */
+export interface CredentialContext {
+  readonly credentialId: string;
+  readonly generation: number;
+  readonly expiresInMs: number | undefined;
+  readonly refreshMarginMs: number;
+  readonly retry: BackoffOptions;
+  readonly maxTransientRetries: number;
+  readonly jitterSeed: number;
+  /** Sessions waiting for the refresh in flight. */
+  readonly waiters: readonly AnyActorRef[];
+  /** The generation that was rejected and is being refreshed. */
+  readonly rejectedGeneration: number | undefined;
+  readonly transientFailures: number;
+  readonly retryDelayMs: number;
+  /** A sentence about the last refresh failure, without secrets. */
+  readonly lastFailureSummary: string | undefined;
+  /** Refreshes started since the chart started. */
+  readonly refreshesStarted: number;
+}
+
+const DEFAULT_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 60_000, multiplier: 2, jitterRatio: 0.2, retryAfterCapMs: 60_000 };
+
+/** Builds the credential chart. `src/auth` provides `refreshCredentials`, which performs the refresh. */
+export function createCredentialMachine() {
+  return setup({
+    types: {
+      context: {} as CredentialContext,
+      events: {} as CredentialEvent,
+      input: {} as CredentialInput,
+    },
+    actors: {
+      refreshCredentials: fromPromise<RefreshOutput, { rejectedGeneration: number }>(async () => {
+        throw new Error('refreshCredentials is provided by src/auth');
+      }),
+    },
+    actions: {
+      answerUsable: enqueueActions(({ enqueue, event, context }) => {
+        if (event.type !== 'CHECK') return;
+        enqueue.sendTo(event.session, { type: 'CREDENTIAL.USABLE', generation: context.generation } satisfies CredentialReply);
+      }),
+      answerRefreshedAlready: enqueueActions(({ enqueue, event, context }) => {
+        if (event.type !== 'REJECTED') return;
+        enqueue.sendTo(event.session, { type: 'CREDENTIAL.REFRESHED', generation: context.generation } satisfies CredentialReply);
+      }),
+      answerReauthRequired: enqueueActions(({ enqueue, event, context }) => {
+        if (event.type !== 'CHECK' && event.type !== 'REJECTED') return;
+        enqueue.sendTo(event.session, {
+          type: 'CREDENTIAL.REAUTH_REQUIRED',
+          summary: context.lastFailureSummary ?? 'sign-in required',
+        } satisfies CredentialReply);
+      }),
+      addTheWaiter: assign(({ context, event }) => {
+        if (event.type !== 'REJECTED') return {};
+        return {
+          waiters: context.waiters.includes(event.session) ? context.waiters : [...context.waiters, event.session],
+          rejectedGeneration: context.rejectedGeneration ?? event.generation,
+        };
+      }),
+      tellTheWaiters: enqueueActions(({ enqueue, context }, params: { reply: 'refreshed' | 'failed' | 'reauth' }) => {
+        const summary = context.lastFailureSummary ?? 'refresh failed';
+        const reply: CredentialReply =
+          params.reply === 'refreshed'
+            ? { type: 'CREDENTIAL.REFRESHED', generation: context.generation }
+            : params.reply === 'failed'
+              ? { type: 'CREDENTIAL.REFRESH_FAILED', summary }
+              : { type: 'CREDENTIAL.REAUTH_REQUIRED', summary };
+        for (const waiter of context.waiters) enqueue.sendTo(waiter, reply);
+        enqueue.assign({ waiters: [] });
+      }),
+      countTheRefresh: assign({ refreshesStarted: ({ context }) => context.refreshesStarted + 1 }),
+      adoptTheNewToken: assign(({ event }) => {
+        const output = (event as unknown as { output: RefreshOutput }).output;
+        return {
+          generation: output.generation,
+          expiresInMs: output.expiresInMs,
+          rejectedGeneration: undefined,
+          transientFailures: 0,
+          lastFailureSummary: undefined,
+        };
+      }),
+      adoptTheChangedToken: assign(({ event }) => {
+        if (event.type !== 'CHANGED') return {};
+        return { generation: event.generation, expiresInMs: event.expiresInMs, rejectedGeneration: undefined, transientFailures: 0 };
+      }),
+      noteThePermanentFailure: assign({
+        lastFailureSummary: ({ event }) => `token refresh refused: ${describe((event as { error?: unknown }).error)}; sign in again`,
+        rejectedGeneration: undefined,
+      }),
+      noteTheTransientFailure: assign(({ context, event }) => {
+        const failures = context.transientFailures + 1;
+        const random = nextRandom(context.jitterSeed);
+        return {
+          transientFailures: failures,
+          jitterSeed: random.seed,
+          retryDelayMs: cooldownMs(context.retry, failures, random.value),
+          lastFailureSummary: `token refresh failed: ${describe((event as { error?: unknown }).error)}`,
+        };
+      }),
+      giveUpRetrying: assign({ transientFailures: 0, rejectedGeneration: undefined }),
+    },
+    guards: {
+      theRejectedTokenIsAlreadyReplaced: ({ context, event }) => event.type === 'REJECTED' && event.generation < context.generation,
+      theFailureIsPermanent: ({ event }) => classifyRefreshFailure(asRefreshFailure((event as { error?: unknown }).error)) === 'permanent',
+      theRetriesAreSpent: ({ context }) => context.transientFailures >= context.maxTransientRetries,
+      theExpiryIsKnown: ({ context }) => context.expiresInMs !== undefined,
+    },
+    delays: {
+      refreshAheadDelay: ({ context }) => Math.max(0, (context.expiresInMs ?? 0) - context.refreshMarginMs),
+      retryDelay: ({ context }) => context.retryDelayMs,
+    },
+  }).createMachine({
+    id: 'credential',
+    context: ({ input }) => ({
+      credentialId: input.credentialId,
+      generation: input.generation,
+      expiresInMs: input.expiresInMs,
+      refreshMarginMs: input.refreshMarginMs ?? 300_000,
+      retry: input.retry ?? DEFAULT_RETRY,
+      maxTransientRetries: input.maxTransientRetries ?? 5,
+      jitterSeed: input.jitterSeed,
+      waiters: [],
+      rejectedGeneration: undefined,
+      transientFailures: 0,
+      retryDelayMs: 0,
+      lastFailureSummary: undefined,
+      refreshesStarted: 0,
+    }),
+    initial: 'valid',
+    on: { STOP: '.stopped' },
+    states: {
+      valid: {
+        description: 'The current token is believed good.',
+        initial: 'checkingExpiry',
+        on: {
+          CHECK: { actions: 'answerUsable' },
+          REJECTED: [
+            { guard: 'theRejectedTokenIsAlreadyReplaced', actions: 'answerRefreshedAlready' },
+            { target: 'refreshing', actions: 'addTheWaiter' },
+          ],
+          CHANGED: { target: 'valid', reenter: true, actions: 'adoptTheChangedToken' },
+        },
+        states: {
+          checkingExpiry: {
+            always: [{ guard: 'theExpiryIsKnown', target: 'expiring' }, { target: 'untimed' }],
+          },
+          untimed: { description: 'The token has no known expiry: refresh only when it is rejected.' },
+          expiring: {
+            description: 'Refresh ahead of expiry, so no turn meets an expired token.',
+            after: { refreshAheadDelay: { target: '#credential.refreshing' } },
+          },
+        },
+      },
+      refreshing: {
+        description: 'One refresh in flight; every session that needs it waits for this one.',
+        entry: 'countTheRefresh',
+        invoke: {
+          id: 'refreshCredentials',
+          src: 'refreshCredentials',
+          input: ({ context }) => ({ rejectedGeneration: context.rejectedGeneration ?? context.generation }),
+          onDone: { target: 'valid', actions: ['adoptTheNewToken', { type: 'tellTheWaiters', params: { reply: 'refreshed' } }] },
+          onError: [
+            {
+              guard: 'theFailureIsPermanent',
+              target: 'reauthRequired',
+              actions: ['noteThePermanentFailure', { type: 'tellTheWaiters', params: { reply: 'reauth' } }],
+            },
+            { target: 'retrying', actions: ['noteTheTransientFailure', { type: 'tellTheWaiters', params: { reply: 'failed' } }] },
+          ],
+        },
+        on: {
+          CHECK: { actions: 'answerUsable' },
+          REJECTED: [{ guard: 'theRejectedTokenIsAlreadyReplaced', actions: 'answerRefreshedAlready' }, { actions: 'addTheWaiter' }],
+        },
+      },
+      retrying: {
+        description: 'A refresh failed for a reason that may pass (5xx, network): try again after a backoff.',
+        always: { guard: 'theRetriesAreSpent', target: 'valid', actions: 'giveUpRetrying' },
+        after: { retryDelay: { target: 'refreshing' } },
+        on: {
+          CHECK: { actions: 'answerUsable' },
+          REJECTED: [{ guard: 'theRejectedTokenIsAlreadyReplaced', actions: 'answerRefreshedAlready' }, { target: 'refreshing', actions: 'addTheWaiter' }],
+          CHANGED: { target: 'valid', actions: 'adoptTheChangedToken' },
+        },
+      },
+      reauthRequired: {
+        description: 'The refresh token is spent or revoked: no refresh, no upgrade, until a person signs in again.',
+        on: {
+          CHECK: { actions: 'answerReauthRequired' },
+          REJECTED: { actions: 'answerReauthRequired' },
+          CHANGED: { target: 'valid', actions: 'adoptTheChangedToken' },
+        },
+      },
+      stopped: { type: 'final' },
+    },
+  });
+}
+
+function asRefreshFailure(error: unknown): RefreshFailure {
+  if (typeof error !== 'object' || error === null) return {};
+  const candidate = error as Record<string, unknown>;
+  const failure: { status?: number; errorCode?: string; networkCode?: string } = {};
+  if (typeof candidate['status'] === 'number') failure.status = candidate['status'];
+  if (typeof candidate['errorCode'] === 'string') failure.errorCode = candidate['errorCode'];
+  if (typeof candidate['networkCode'] === 'string') failure.networkCode = candidate['networkCode'];
+  return failure;
+}
+
+function describe(error: unknown): string {
+  const failure = asRefreshFailure(error);
+  if (failure.errorCode) return `${failure.errorCode}${failure.status ? ` (HTTP ${failure.status})` : ''}`;
+  if (failure.status) return `HTTP ${failure.status}`;
+  if (failure.networkCode) return failure.networkCode;
+  return 'unknown error';
+}
+
+/** The credential chart, with a refresh that must be provided. */
+export const credentialMachine = createCredentialMachine();
+
+/** A running credential chart. */
+export type CredentialActorRef = ActorRefFrom<typeof credentialMachine>;

@@ -1,0 +1,383 @@
+import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom, type AnyActorRef } from 'xstate';
+import { cooldownMs } from './backoff.js';
+import { endpointEffectOf } from './classify.js';
+import type { Failure } from './failure.js';
+import type { Policy } from './policy.js';
+import { nextRandom } from './random.js';
+
+/**
+ * The endpoint health chart: one per endpoint key (provider + model + URL + account),
+ * shared by every session of that endpoint. The cooldown lives here, so releasing or
+ * recreating a session never wipes it, and a half-open probe is granted to exactly one
+ * session while the others stay on HTTP.
+ */
+
+/** One line of an endpoint's probe history, kept for operators and the inspector. */
+export interface ProbeRecord {
+  /** When it happened, in ms on the manager's clock. */
+  readonly atMs: number;
+  /** The session that probed or reported. */
+  readonly sessionId: string;
+  /** What happened to the probe. */
+  readonly result: 'granted' | 'succeeded' | 'failed' | 'released';
+  /** The failure, when it failed. */
+  readonly failure?: Failure;
+}
+
+/** Why a session was told to stay on HTTP. */
+export type DenyReason = 'cooling-down' | 'probe-in-flight' | 'unsupported';
+
+/** Replies the endpoint sends to a session that asked to upgrade. */
+export type EndpointReply =
+  | { readonly type: 'ENDPOINT.GRANTED' }
+  | { readonly type: 'ENDPOINT.DENIED'; readonly untilMs: number; readonly reason: DenyReason };
+
+/** What the shared store answered to a probe claim (multi-process gateways). */
+export type ProbeClaim =
+  | { readonly granted: true }
+  | { readonly granted: false; readonly untilMs: number; readonly reason: DenyReason };
+
+/** Events the endpoint chart accepts. Every event that moves time carries `atMs`. */
+export type EndpointEvent =
+  | { readonly type: 'PROBE_REQUESTED'; readonly sessionId: string; readonly session: AnyActorRef; readonly atMs: number }
+  | { readonly type: 'UPGRADE_SUCCEEDED'; readonly sessionId: string; readonly atMs: number }
+  | { readonly type: 'UPGRADE_FAILED'; readonly sessionId: string; readonly failure: Failure; readonly atMs: number }
+  | {
+      readonly type: 'CONNECTION_LOST';
+      readonly sessionId: string;
+      readonly failure: Failure;
+      readonly uptimeMs: number;
+      readonly atMs: number;
+    }
+  | { readonly type: 'PROBE_RELEASED'; readonly sessionId: string; readonly atMs: number }
+  | { readonly type: 'RESET'; readonly atMs: number }
+  | { readonly type: 'STOP' };
+
+/** Input of {@link createEndpointMachine}'s actor. */
+export interface EndpointInput {
+  /** The endpoint key, e.g. `openai/gpt-5.4/wss://…/responses/acct-1`. */
+  readonly endpointKey: string;
+  /** Decision parameters (cooldown backoff, TTLs). */
+  readonly policy: Policy;
+  /** Seed of the jitter PRNG; pass a random integer in production, a fixed one in tests. */
+  readonly jitterSeed: number;
+  /** When true, a probe is only granted after the shared store agrees (gateway fleets). */
+  readonly sharedStore?: boolean;
+}
+
+/** The endpoint chart's context: plain data, serializable. */
+export interface EndpointContext {
+  readonly endpointKey: string;
+  readonly policy: Policy;
+  readonly sharedStore: boolean;
+  /** Failures since the last time a socket stayed up for `minUptimeMs`. */
+  readonly consecutiveFailures: number;
+  /** When the current cooldown or latch began and ends, in ms on the manager's clock. */
+  readonly cooldownStartedAtMs: number | undefined;
+  readonly cooldownUntilMs: number | undefined;
+  /** The failure that started the current cooldown. */
+  readonly lastFailure: Failure | undefined;
+  /** The session holding the half-open probe, if any. */
+  readonly probeHolder: string | undefined;
+  /** A session waiting for the shared store to answer its probe claim. */
+  readonly pendingProbe: { readonly sessionId: string; readonly session: AnyActorRef; readonly atMs: number } | undefined;
+  readonly jitterSeed: number;
+  /** Failures reported while already cooling down (upgrades that started before): counted, not acted on. */
+  readonly suppressedFailures: number;
+  /** Upgrade attempts granted since the chart started. */
+  readonly probesGranted: number;
+  /** The last {@link PROBE_HISTORY_LENGTH} probe records. */
+  readonly history: readonly ProbeRecord[];
+}
+
+/** How many probe records an endpoint keeps. */
+export const PROBE_HISTORY_LENGTH = 32;
+
+/** Extra time a probe lease lasts beyond the upgrade timeout, so a slow report is not mistaken for a lost one. */
+const PROBE_LEASE_MARGIN_MS = 2_000;
+
+function remember(history: readonly ProbeRecord[], record: ProbeRecord): readonly ProbeRecord[] {
+  const next = history.length >= PROBE_HISTORY_LENGTH ? history.slice(1) : history.slice();
+  next.push(record);
+  return next;
+}
+
+type FailureEvent = Extract<EndpointEvent, { type: 'UPGRADE_FAILED' | 'CONNECTION_LOST' }>;
+
+/**
+ * Builds the endpoint health chart. `claimProbe` (multi-process stores) and
+ * `publishHealth` (tell the store about a cooldown or recovery) are the only effects; their
+ * defaults here grant every claim and publish nothing, and `src/` provides real ones.
+ */
+export function createEndpointMachine() {
+  return setup({
+    types: {
+      context: {} as EndpointContext,
+      events: {} as EndpointEvent,
+      input: {} as EndpointInput,
+    },
+    actors: {
+      claimProbe: fromPromise<ProbeClaim, { endpointKey: string; atMs: number; leaseMs: number }>(async () => ({
+        granted: true,
+      })),
+    },
+    actions: {
+      publishHealth: (_, _params: { endpointKey: string; status: 'cooling-down' | 'unsupported' | 'healthy' }) => {},
+      grantTheProbe: enqueueActions(({ enqueue, event, context }) => {
+        if (event.type !== 'PROBE_REQUESTED') return;
+        enqueue.sendTo(event.session, { type: 'ENDPOINT.GRANTED' } satisfies EndpointReply);
+        enqueue.assign({
+          probeHolder: event.sessionId,
+          probesGranted: context.probesGranted + 1,
+          history: remember(context.history, { atMs: event.atMs, sessionId: event.sessionId, result: 'granted' }),
+        });
+      }),
+      grantTheUpgrade: enqueueActions(({ enqueue, event, context }) => {
+        if (event.type !== 'PROBE_REQUESTED') return;
+        enqueue.sendTo(event.session, { type: 'ENDPOINT.GRANTED' } satisfies EndpointReply);
+        enqueue.assign({ probesGranted: context.probesGranted + 1 });
+      }),
+      denyTheUpgrade: enqueueActions(({ enqueue, event, context }, params: { reason: DenyReason }) => {
+        if (event.type !== 'PROBE_REQUESTED') return;
+        const untilMs =
+          params.reason === 'probe-in-flight'
+            ? event.atMs + context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS
+            : (context.cooldownUntilMs ?? event.atMs);
+        enqueue.sendTo(event.session, { type: 'ENDPOINT.DENIED', untilMs, reason: params.reason } satisfies EndpointReply);
+      }),
+      rememberThePendingProbe: assign({
+        pendingProbe: ({ event }) =>
+          event.type === 'PROBE_REQUESTED' ? { sessionId: event.sessionId, session: event.session, atMs: event.atMs } : undefined,
+      }),
+      startTheCooldown: assign(({ context, event }) => {
+        const failureEvent = event as FailureEvent;
+        const failures = context.consecutiveFailures + 1;
+        const random = nextRandom(context.jitterSeed);
+        const delayMs = cooldownMs(context.policy.cooldown, failures, random.value, failureEvent.failure.retryAfterMs);
+        return {
+          consecutiveFailures: failures,
+          jitterSeed: random.seed,
+          cooldownStartedAtMs: failureEvent.atMs,
+          cooldownUntilMs: failureEvent.atMs + delayMs,
+          lastFailure: failureEvent.failure,
+          probeHolder: undefined,
+          history: remember(context.history, {
+            atMs: failureEvent.atMs,
+            sessionId: failureEvent.sessionId,
+            result: 'failed',
+            failure: failureEvent.failure,
+          }),
+        };
+      }),
+      latchHttp: assign(({ context, event }) => {
+        const failureEvent = event as FailureEvent;
+        return {
+          cooldownStartedAtMs: failureEvent.atMs,
+          cooldownUntilMs: failureEvent.atMs + context.policy.unsupportedTtlMs,
+          lastFailure: failureEvent.failure,
+          probeHolder: undefined,
+          history: remember(context.history, {
+            atMs: failureEvent.atMs,
+            sessionId: failureEvent.sessionId,
+            result: 'failed',
+            failure: failureEvent.failure,
+          }),
+        };
+      }),
+      recordTheSuccess: assign(({ context, event }) => {
+        if (event.type !== 'UPGRADE_SUCCEEDED') return {};
+        return {
+          probeHolder: undefined,
+          cooldownStartedAtMs: undefined,
+          cooldownUntilMs: undefined,
+          history: remember(context.history, { atMs: event.atMs, sessionId: event.sessionId, result: 'succeeded' }),
+        };
+      }),
+      releaseTheProbe: assign(({ context, event }) => ({
+        probeHolder: undefined,
+        history:
+          'sessionId' in event && 'atMs' in event
+            ? remember(context.history, { atMs: event.atMs, sessionId: event.sessionId, result: 'released' })
+            : context.history,
+      })),
+      forgiveTheFailures: assign({ consecutiveFailures: 0 }),
+      countTheSuppressedFailure: assign({ suppressedFailures: ({ context }) => context.suppressedFailures + 1 }),
+      forgetEverything: assign({
+        consecutiveFailures: 0,
+        cooldownStartedAtMs: undefined,
+        cooldownUntilMs: undefined,
+        probeHolder: undefined,
+        pendingProbe: undefined,
+      }),
+    },
+    guards: {
+      theFailureLatchesHttp: ({ event }) =>
+        (event.type === 'UPGRADE_FAILED' || event.type === 'CONNECTION_LOST') && endpointEffectOf(event.failure) === 'latch-http',
+      theFailureCallsForACooldown: ({ event }) =>
+        (event.type === 'UPGRADE_FAILED' || event.type === 'CONNECTION_LOST') && endpointEffectOf(event.failure) === 'cooldown',
+      theSocketDiedYoung: ({ context, event }) =>
+        event.type === 'CONNECTION_LOST' && event.uptimeMs < context.policy.minUptimeMs,
+      theReporterHoldsTheProbe: ({ context, event }) => 'sessionId' in event && event.sessionId === context.probeHolder,
+      theFleetSharesHealth: ({ context }) => context.sharedStore,
+    },
+    delays: {
+      cooldownDelay: ({ context }) => Math.max(0, (context.cooldownUntilMs ?? 0) - (context.cooldownStartedAtMs ?? 0)),
+      probeLeaseDelay: ({ context }) => context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS,
+      minUptimeDelay: ({ context }) => context.policy.minUptimeMs,
+    },
+  }).createMachine({
+    id: 'endpoint',
+    context: ({ input }) => ({
+      endpointKey: input.endpointKey,
+      policy: input.policy,
+      sharedStore: input.sharedStore ?? false,
+      consecutiveFailures: 0,
+      cooldownStartedAtMs: undefined,
+      cooldownUntilMs: undefined,
+      lastFailure: undefined,
+      probeHolder: undefined,
+      pendingProbe: undefined,
+      jitterSeed: input.jitterSeed,
+      suppressedFailures: 0,
+      probesGranted: 0,
+      history: [],
+    }),
+    initial: 'probing',
+    on: {
+      STOP: '.stopped',
+      RESET: { target: '.probing', actions: 'forgetEverything' },
+    },
+    states: {
+      probing: {
+        description: 'Half-open: nothing is known to work. Exactly one session may try the upgrade; the others use HTTP.',
+        initial: 'awaitingProbe',
+        on: {
+          UPGRADE_SUCCEEDED: { target: 'healthy', actions: ['recordTheSuccess', { type: 'publishHealth', params: ({ context }) => ({ endpointKey: context.endpointKey, status: 'healthy' as const }) }] },
+          UPGRADE_FAILED: [
+            { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: 'latchHttp' },
+            { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: 'startTheCooldown' },
+            { guard: 'theReporterHoldsTheProbe', target: '.awaitingProbe', actions: 'releaseTheProbe' },
+          ],
+          CONNECTION_LOST: { guard: 'theSocketDiedYoung', target: 'coolingDown', actions: 'startTheCooldown' },
+        },
+        states: {
+          awaitingProbe: {
+            description: 'The next session that wants a WebSocket gets the probe.',
+            on: {
+              PROBE_REQUESTED: [
+                { guard: 'theFleetSharesHealth', target: 'claiming', actions: 'rememberThePendingProbe' },
+                { target: 'probeInFlight', actions: 'grantTheProbe' },
+              ],
+            },
+          },
+          claiming: {
+            description: 'Asking the shared store whether another gateway process already probes or cools down.',
+            invoke: {
+              id: 'claimProbe',
+              src: 'claimProbe',
+              input: ({ context }) => ({
+                endpointKey: context.endpointKey,
+                atMs: context.pendingProbe?.atMs ?? 0,
+                leaseMs: context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS,
+              }),
+              onDone: [
+                {
+                  guard: ({ event }) => event.output.granted,
+                  target: 'probeInFlight',
+                  actions: enqueueActions(({ enqueue, context }) => {
+                    const pending = context.pendingProbe;
+                    if (!pending) return;
+                    enqueue.sendTo(pending.session, { type: 'ENDPOINT.GRANTED' } satisfies EndpointReply);
+                    enqueue.assign({
+                      probeHolder: pending.sessionId,
+                      pendingProbe: undefined,
+                      probesGranted: context.probesGranted + 1,
+                      history: remember(context.history, { atMs: pending.atMs, sessionId: pending.sessionId, result: 'granted' }),
+                    });
+                  }),
+                },
+                {
+                  target: '#endpoint.coolingDown',
+                  actions: enqueueActions(({ enqueue, context, event }) => {
+                    const claim = event.output;
+                    const pending = context.pendingProbe;
+                    if (claim.granted || !pending) return;
+                    enqueue.sendTo(pending.session, { type: 'ENDPOINT.DENIED', untilMs: claim.untilMs, reason: claim.reason } satisfies EndpointReply);
+                    enqueue.assign({ pendingProbe: undefined, cooldownStartedAtMs: pending.atMs, cooldownUntilMs: Math.max(claim.untilMs, pending.atMs) });
+                  }),
+                },
+              ],
+              // A store that cannot answer must not turn into a probe storm: behave as if it said "wait a lease".
+              onError: {
+                target: '#endpoint.coolingDown',
+                actions: enqueueActions(({ enqueue, context }) => {
+                  const pending = context.pendingProbe;
+                  if (!pending) return;
+                  const untilMs = pending.atMs + context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS;
+                  enqueue.sendTo(pending.session, { type: 'ENDPOINT.DENIED', untilMs, reason: 'probe-in-flight' } satisfies EndpointReply);
+                  enqueue.assign({ pendingProbe: undefined, cooldownStartedAtMs: pending.atMs, cooldownUntilMs: untilMs });
+                }),
+              },
+            },
+            on: { PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'probe-in-flight' } } } },
+          },
+          probeInFlight: {
+            description: 'One session is trying the upgrade; everyone else stays on HTTP until it reports.',
+            after: { probeLeaseDelay: { target: 'awaitingProbe', actions: 'releaseTheProbe' } },
+            on: {
+              PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'probe-in-flight' } } },
+              PROBE_RELEASED: { guard: 'theReporterHoldsTheProbe', target: 'awaitingProbe', actions: 'releaseTheProbe' },
+            },
+          },
+        },
+      },
+      healthy: {
+        description: 'Upgrades work: every session may open its own socket.',
+        initial: 'settling',
+        on: {
+          PROBE_REQUESTED: { actions: 'grantTheUpgrade' },
+          UPGRADE_FAILED: [
+            { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: 'latchHttp' },
+            { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: 'startTheCooldown' },
+          ],
+          CONNECTION_LOST: { guard: 'theSocketDiedYoung', target: 'coolingDown', actions: 'startTheCooldown' },
+        },
+        states: {
+          settling: {
+            description: 'A socket opened, but the failure streak is only forgiven once one stays up for minUptimeMs.',
+            after: { minUptimeDelay: { target: 'stable', actions: 'forgiveTheFailures' } },
+          },
+          stable: {
+            description: 'Sockets stay up: the backoff has been reset.',
+          },
+        },
+      },
+      coolingDown: {
+        description: 'An upgrade failed: no session may upgrade until the cooldown ends; turns go over HTTP at once.',
+        entry: { type: 'publishHealth', params: ({ context }) => ({ endpointKey: context.endpointKey, status: 'cooling-down' as const }) },
+        after: { cooldownDelay: { target: 'probing' } },
+        on: {
+          PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'cooling-down' } } },
+          UPGRADE_FAILED: { actions: 'countTheSuppressedFailure' },
+          CONNECTION_LOST: { actions: 'countTheSuppressedFailure' },
+        },
+      },
+      unsupported: {
+        description: 'The endpoint refused WebSocket (426, 404, 403, …): HTTP is latched until the TTL ends.',
+        entry: { type: 'publishHealth', params: ({ context }) => ({ endpointKey: context.endpointKey, status: 'unsupported' as const }) },
+        after: { cooldownDelay: { target: 'probing' } },
+        on: {
+          PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'unsupported' } } },
+          UPGRADE_FAILED: { actions: 'countTheSuppressedFailure' },
+        },
+      },
+      stopped: { type: 'final' },
+    },
+  });
+}
+
+/** The endpoint chart, with default (in-process) effects. */
+export const endpointMachine = createEndpointMachine();
+
+/** A running endpoint chart. */
+export type EndpointActorRef = ActorRefFrom<typeof endpointMachine>;

@@ -1,0 +1,439 @@
+import { assign, enqueueActions, fromCallback, setup, stateIn, type ActorRefFrom, type AnyActorRef } from 'xstate';
+import { classify, mayRetryOverHttp } from './classify.js';
+import type { CredentialEvent, CredentialReply } from './credential.js';
+import type { DenyReason, EndpointEvent, EndpointReply } from './endpoint.js';
+import type { Failure } from './failure.js';
+import type { Outcome } from './outcome.js';
+
+/**
+ * The session connection chart: one per gateway session. Two regions run side by side:
+ * - `connection`: the session's WebSocket (ask the credential and endpoint charts, upgrade
+ *   with a timeout, refresh once on 401, stay open across turns, fall back to HTTP);
+ * - `turn`: the turn in progress (wait for a transport at most `upgradeBudgetMs`, stream,
+ *   retry once over HTTP before the first event, never replay after it).
+ * Deltas never pass through here: the facade streams directly and reports first event, end
+ * and failure. The chart decides; `src/` only does what the state says.
+ */
+
+/** The transport a turn was given. */
+export type TransportKind = 'websocket' | 'http';
+
+/** The turn in progress. */
+export interface TurnContext {
+  /** Caller-visible turn id. */
+  readonly id: string;
+  /** When the turn was requested, in ms on the manager's clock. */
+  readonly requestedAtMs: number;
+  /** Assigned once the chart decides; undefined while waiting for a transport. */
+  readonly transport: TransportKind | undefined;
+  /** 1 for the first send; 2 after a switch to HTTP or a retry after refresh. */
+  readonly attempt: number;
+  readonly firstEventSeen: boolean;
+  readonly switchedToHttp: boolean;
+  readonly authRetried: boolean;
+}
+
+/** How the last turn ended. */
+export interface TurnResult {
+  readonly id: string;
+  readonly result: 'completed' | 'failed';
+  readonly transport: TransportKind | undefined;
+  readonly failure?: Failure;
+}
+
+/** Events the session chart accepts. Those from the facade and the socket carry `atMs`. */
+export type SessionEvent =
+  | { readonly type: 'TURN_REQUESTED'; readonly turnId: string; readonly atMs: number }
+  | { readonly type: 'TURN_FIRST_EVENT'; readonly turnId: string; readonly atMs: number }
+  | { readonly type: 'TURN_COMPLETED'; readonly turnId: string; readonly atMs: number }
+  | {
+      readonly type: 'TURN_FAILED';
+      readonly turnId: string;
+      readonly outcome: Outcome;
+      readonly atMs: number;
+      /** Generation of the token the request carried (so a 401 refreshes the right one). */
+      readonly credentialGeneration: number;
+    }
+  | { readonly type: 'RELEASE'; readonly atMs: number }
+  | { readonly type: 'SOCKET.OPENED'; readonly atMs: number }
+  | { readonly type: 'SOCKET.FAILED'; readonly outcome: Outcome; readonly atMs: number; readonly credentialGeneration: number }
+  | { readonly type: 'SOCKET.CLOSED'; readonly outcome: Outcome; readonly atMs: number }
+  | EndpointReply
+  | CredentialReply;
+
+/** Input of the session chart. */
+export interface SessionInput {
+  readonly sessionId: string;
+  readonly endpointKey: string;
+  /** The shared endpoint health chart of this session's endpoint. */
+  readonly endpoint: AnyActorRef;
+  /** The shared credential chart of this session's credentials. */
+  readonly credential: AnyActorRef;
+  /** Longest an upgrade may take, in ms (see `Policy.upgradeTimeoutMs`). */
+  readonly upgradeTimeoutMs: number;
+  /** Longest a turn waits for an upgrade in flight, in ms (see `Policy.upgradeBudgetMs`). */
+  readonly upgradeBudgetMs: number;
+  /** Current time at creation, in ms on the manager's clock. */
+  readonly atMs: number;
+}
+
+/** What the `webSocket` actor receives: enough to find the endpoint and the token, nothing secret. */
+export interface SocketActorInput {
+  readonly sessionId: string;
+  readonly endpointKey: string;
+  readonly credentialGeneration: number;
+}
+
+/** The session chart's context: plain data plus refs to the shared charts (serialized as ids). */
+export interface SessionContext {
+  readonly sessionId: string;
+  readonly endpointKey: string;
+  readonly endpoint: AnyActorRef;
+  readonly credential: AnyActorRef;
+  readonly upgradeTimeoutMs: number;
+  readonly upgradeBudgetMs: number;
+  /** The latest time the chart heard of, in ms; every timestamped event moves it. */
+  readonly nowMs: number;
+  readonly connectStartedAtMs: number | undefined;
+  readonly openedAtMs: number | undefined;
+  /** Whether the current upgrade already refreshed credentials once after a 401. */
+  readonly upgradeAuthRetried: boolean;
+  /** Generation of the token known usable. */
+  readonly credentialGeneration: number;
+  /** While on HTTP: when the endpoint may let us try WebSocket again, and why not now. */
+  readonly httpUntilMs: number | undefined;
+  readonly httpReason: DenyReason | 'upgrade-failed' | 'refresh-failed' | undefined;
+  readonly lastFailure: Failure | undefined;
+  readonly turn: TurnContext | undefined;
+  readonly lastTurn: TurnResult | undefined;
+}
+
+type SocketFailed = Extract<SessionEvent, { type: 'SOCKET.FAILED' }>;
+type TurnFailed = Extract<SessionEvent, { type: 'TURN_FAILED' }>;
+
+const AUTH_REFRESH_FAILED: Failure = { class: 'auth', summary: 'credentials were refused and could not be refreshed', code: 'auth' };
+
+function timestampOf(event: SessionEvent): number | undefined {
+  return 'atMs' in event ? event.atMs : undefined;
+}
+
+/**
+ * Builds the session chart. `src/` provides `webSocket`, a callback actor that opens the
+ * socket on start, reports `SOCKET.OPENED` / `SOCKET.FAILED` / `SOCKET.CLOSED`, and closes it
+ * when the chart leaves the `socket` state.
+ */
+export function createSessionMachine() {
+  return setup({
+    types: {
+      context: {} as SessionContext,
+      events: {} as SessionEvent,
+      input: {} as SessionInput,
+    },
+    actors: {
+      webSocket: fromCallback<SessionEvent, SocketActorInput>(() => () => {}),
+    },
+    actions: {
+      noteTheTime: assign({ nowMs: ({ context, event }) => Math.max(context.nowMs, timestampOf(event) ?? context.nowMs) }),
+      askWhetherTheCredentialsAreUsable: enqueueActions(({ enqueue, context, self }) => {
+        enqueue.sendTo(context.credential, { type: 'CHECK', session: self } satisfies CredentialEvent);
+      }),
+      askTheEndpointForAnUpgrade: enqueueActions(({ enqueue, context, self }) => {
+        enqueue.sendTo(context.endpoint, {
+          type: 'PROBE_REQUESTED',
+          sessionId: context.sessionId,
+          session: self,
+          atMs: context.nowMs,
+        } satisfies EndpointEvent);
+      }),
+      rememberTheUsableGeneration: assign({
+        credentialGeneration: ({ context, event }) =>
+          event.type === 'CREDENTIAL.USABLE' || event.type === 'CREDENTIAL.REFRESHED' ? event.generation : context.credentialGeneration,
+      }),
+      rememberWhyWeStayOnHttp: assign(({ event }) => {
+        if (event.type !== 'ENDPOINT.DENIED') return {};
+        return { httpUntilMs: event.untilMs, httpReason: event.reason };
+      }),
+      startTheUpgradeClock: assign({ connectStartedAtMs: ({ context }) => context.nowMs, httpUntilMs: undefined, httpReason: undefined }),
+      reportTheOpenSocket: enqueueActions(({ enqueue, context, event }) => {
+        const atMs = timestampOf(event) ?? context.nowMs;
+        enqueue.assign({ openedAtMs: atMs, upgradeAuthRetried: false, lastFailure: undefined });
+        enqueue.sendTo(context.endpoint, { type: 'UPGRADE_SUCCEEDED', sessionId: context.sessionId, atMs } satisfies EndpointEvent);
+      }),
+      reportTheFailedUpgrade: enqueueActions(({ enqueue, context, event }) => {
+        const failed = event as SocketFailed;
+        const failure = classify(failed.outcome, failed.atMs);
+        enqueue.assign({ lastFailure: failure, httpReason: 'upgrade-failed', httpUntilMs: undefined, upgradeAuthRetried: false });
+        enqueue.sendTo(context.endpoint, {
+          type: 'UPGRADE_FAILED',
+          sessionId: context.sessionId,
+          failure,
+          atMs: failed.atMs,
+        } satisfies EndpointEvent);
+      }),
+      reportTheUpgradeTimeout: enqueueActions(({ enqueue, context }) => {
+        const failure = classify({ kind: 'timeout', phase: 'upgrade' });
+        const atMs = (context.connectStartedAtMs ?? context.nowMs) + context.upgradeTimeoutMs;
+        enqueue.assign({ lastFailure: failure, httpReason: 'upgrade-failed', httpUntilMs: undefined, nowMs: Math.max(context.nowMs, atMs), upgradeAuthRetried: false });
+        enqueue.sendTo(context.endpoint, { type: 'UPGRADE_FAILED', sessionId: context.sessionId, failure, atMs } satisfies EndpointEvent);
+      }),
+      reportTheLostSocket: enqueueActions(({ enqueue, context, event }) => {
+        if (event.type !== 'SOCKET.CLOSED') return;
+        const failure = classify(event.outcome, event.atMs);
+        enqueue.assign({ lastFailure: failure, openedAtMs: undefined });
+        enqueue.sendTo(context.endpoint, {
+          type: 'CONNECTION_LOST',
+          sessionId: context.sessionId,
+          failure,
+          uptimeMs: Math.max(0, event.atMs - (context.openedAtMs ?? event.atMs)),
+          atMs: event.atMs,
+        } satisfies EndpointEvent);
+      }),
+      giveTheProbeBack: enqueueActions(({ enqueue, context }) => {
+        enqueue.sendTo(context.endpoint, { type: 'PROBE_RELEASED', sessionId: context.sessionId, atMs: context.nowMs } satisfies EndpointEvent);
+      }),
+      reportTheRejectedToken: enqueueActions(({ enqueue, context, event, self }) => {
+        const generation = event.type === 'SOCKET.FAILED' || event.type === 'TURN_FAILED' ? event.credentialGeneration : context.credentialGeneration;
+        enqueue.sendTo(context.credential, { type: 'REJECTED', session: self, generation } satisfies CredentialEvent);
+      }),
+      markTheUpgradeAuthRetried: assign({ upgradeAuthRetried: true }),
+      stayOnHttpAfterTheRefreshFailed: assign({ httpReason: 'refresh-failed', httpUntilMs: undefined, upgradeAuthRetried: false }),
+      openTheTurn: assign(({ event }) => {
+        if (event.type !== 'TURN_REQUESTED') return {};
+        return {
+          turn: {
+            id: event.turnId,
+            requestedAtMs: event.atMs,
+            transport: undefined,
+            attempt: 0,
+            firstEventSeen: false,
+            switchedToHttp: false,
+            authRetried: false,
+          },
+        };
+      }),
+      sendTheTurnOver: assign(({ context }, params: { transport: TransportKind }) => {
+        const turn = context.turn;
+        if (!turn) return {};
+        return { turn: { ...turn, transport: params.transport, attempt: turn.attempt + 1 } };
+      }),
+      switchTheTurnToHttp: assign(({ context }) => {
+        const turn = context.turn;
+        if (!turn) return {};
+        return { turn: { ...turn, transport: 'http' as const, attempt: turn.attempt + 1, switchedToHttp: true } };
+      }),
+      sendTheTurnAgainWithTheNewToken: assign(({ context }) => {
+        const turn = context.turn;
+        if (!turn) return {};
+        return { turn: { ...turn, attempt: turn.attempt + 1, authRetried: true } };
+      }),
+      noteTheFirstEvent: assign(({ context }) => (context.turn ? { turn: { ...context.turn, firstEventSeen: true } } : {})),
+      closeTheTurnAsCompleted: assign(({ context }) => ({
+        turn: undefined,
+        lastTurn: context.turn ? { id: context.turn.id, result: 'completed' as const, transport: context.turn.transport } : context.lastTurn,
+      })),
+      closeTheTurnAsFailed: assign(({ context, event }) => {
+        const failure =
+          event.type === 'TURN_FAILED'
+            ? classify(event.outcome, event.atMs)
+            : event.type === 'CREDENTIAL.REAUTH_REQUIRED'
+              ? ({ class: 'auth', summary: event.summary, code: 'reauth-required' } satisfies Failure)
+              : AUTH_REFRESH_FAILED;
+        return {
+          turn: undefined,
+          lastTurn: context.turn ? { id: context.turn.id, result: 'failed' as const, transport: context.turn.transport, failure } : context.lastTurn,
+        };
+      }),
+      refuseTheTurnUntilSignIn: assign(({ context }) => ({
+        turn: undefined,
+        lastTurn: context.turn
+          ? {
+              id: context.turn.id,
+              result: 'failed' as const,
+              transport: undefined,
+              failure: { class: 'auth', summary: 'sign-in required: the refresh token was refused', code: 'reauth-required' } satisfies Failure,
+            }
+          : context.lastTurn,
+      })),
+    },
+    guards: {
+      noTurnIsInProgress: stateIn('#session.active.turn.idle'),
+      theSocketIsOpen: stateIn('#session.active.connection.socket.open'),
+      theSessionIsOnHttp: stateIn('#session.active.connection.fallback'),
+      signInIsRequired: stateIn('#session.active.connection.reauthRequired'),
+      theUpgradeWasRefusedForAuthTheFirstTime: ({ context, event }) =>
+        event.type === 'SOCKET.FAILED' && !context.upgradeAuthRetried && classify(event.outcome).class === 'auth',
+      theTurnCanMoveToHttp: ({ context, event }) => {
+        const turn = context.turn;
+        if (event.type !== 'TURN_FAILED' || !turn || event.turnId !== turn.id) return false;
+        return turn.transport === 'websocket' && !turn.firstEventSeen && !turn.switchedToHttp && mayRetryOverHttp(classify(event.outcome));
+      },
+      theTurnMayRefreshOnce: ({ context, event }) => {
+        const turn = context.turn;
+        if (event.type !== 'TURN_FAILED' || !turn || event.turnId !== turn.id) return false;
+        return !turn.authRetried && !turn.firstEventSeen && classify(event.outcome).class === 'auth';
+      },
+      theEventIsForThisTurn: ({ context, event }) => 'turnId' in event && context.turn?.id === event.turnId,
+    },
+    delays: {
+      upgradeTimeout: ({ context }) => context.upgradeTimeoutMs,
+      upgradeBudget: ({ context }) => context.upgradeBudgetMs,
+    },
+  }).createMachine({
+    id: 'session',
+    context: ({ input }) => ({
+      sessionId: input.sessionId,
+      endpointKey: input.endpointKey,
+      endpoint: input.endpoint,
+      credential: input.credential,
+      upgradeTimeoutMs: input.upgradeTimeoutMs,
+      upgradeBudgetMs: input.upgradeBudgetMs,
+      nowMs: input.atMs,
+      connectStartedAtMs: undefined,
+      openedAtMs: undefined,
+      upgradeAuthRetried: false,
+      credentialGeneration: 0,
+      httpUntilMs: undefined,
+      httpReason: undefined,
+      lastFailure: undefined,
+      turn: undefined,
+      lastTurn: undefined,
+    }),
+    initial: 'active',
+    states: {
+      active: {
+        type: 'parallel',
+        on: {
+          RELEASE: { target: 'released', actions: 'noteTheTime' },
+        },
+        states: {
+          connection: {
+            initial: 'idle',
+            states: {
+              idle: {
+                description: 'No socket. The next turn asks whether it may upgrade.',
+                on: { TURN_REQUESTED: { guard: 'noTurnIsInProgress', target: 'checkingCredentials', actions: 'noteTheTime' } },
+              },
+              checkingCredentials: {
+                description: 'Is a sign-in required? Then no upgrade is attempted at all.',
+                entry: 'askWhetherTheCredentialsAreUsable',
+                on: {
+                  'CREDENTIAL.USABLE': { target: 'requestingPermission', actions: 'rememberTheUsableGeneration' },
+                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired' },
+                },
+              },
+              requestingPermission: {
+                description: 'The endpoint chart decides: upgrade now, or stay on HTTP (cooling down, probe in flight, unsupported).',
+                entry: 'askTheEndpointForAnUpgrade',
+                on: {
+                  'ENDPOINT.GRANTED': { target: 'socket' },
+                  'ENDPOINT.DENIED': { target: 'fallback', actions: 'rememberWhyWeStayOnHttp' },
+                },
+              },
+              socket: {
+                invoke: {
+                  id: 'webSocket',
+                  src: 'webSocket',
+                  input: ({ context }) => ({
+                    sessionId: context.sessionId,
+                    endpointKey: context.endpointKey,
+                    credentialGeneration: context.credentialGeneration,
+                  }),
+                },
+                initial: 'connecting',
+                states: {
+                  connecting: {
+                    description: 'Upgrade in flight, bounded by upgradeTimeoutMs. A turn waits for it at most upgradeBudgetMs.',
+                    entry: 'startTheUpgradeClock',
+                    after: { upgradeTimeout: { target: '#session.active.connection.fallback', actions: 'reportTheUpgradeTimeout' } },
+                    on: {
+                      'SOCKET.OPENED': { target: 'open', actions: ['noteTheTime', 'reportTheOpenSocket'] },
+                      'SOCKET.FAILED': [
+                        {
+                          guard: 'theUpgradeWasRefusedForAuthTheFirstTime',
+                          target: '#session.active.connection.refreshingAuth',
+                          actions: ['noteTheTime', 'giveTheProbeBack', 'reportTheRejectedToken', 'markTheUpgradeAuthRetried'],
+                        },
+                        { target: '#session.active.connection.fallback', actions: ['noteTheTime', 'reportTheFailedUpgrade'] },
+                      ],
+                    },
+                  },
+                  open: {
+                    description: 'A socket is open and reused by every turn of the session.',
+                    on: {
+                      'SOCKET.CLOSED': { target: '#session.active.connection.idle', actions: ['noteTheTime', 'reportTheLostSocket'] },
+                    },
+                  },
+                },
+              },
+              refreshingAuth: {
+                description: 'The upgrade answered 401: wait for the single-flight refresh, then try the upgrade once more.',
+                on: {
+                  'CREDENTIAL.REFRESHED': { target: 'requestingPermission', actions: 'rememberTheUsableGeneration' },
+                  'CREDENTIAL.REFRESH_FAILED': { target: 'fallback', actions: 'stayOnHttpAfterTheRefreshFailed' },
+                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired' },
+                },
+              },
+              fallback: {
+                description: 'Turns go over HTTP. The endpoint holds the cooldown; the next turn asks again, which costs nothing.',
+                on: { TURN_REQUESTED: { guard: 'noTurnIsInProgress', target: 'checkingCredentials', actions: 'noteTheTime' } },
+              },
+              reauthRequired: {
+                description: 'The refresh token was refused: no refresh, no upgrade, turns fail until a person signs in.',
+                on: { TURN_REQUESTED: { guard: 'noTurnIsInProgress', target: 'checkingCredentials', actions: 'noteTheTime' } },
+              },
+            },
+          },
+          turn: {
+            initial: 'idle',
+            states: {
+              idle: {
+                description: 'No turn in progress.',
+                on: { TURN_REQUESTED: { target: 'awaitingTransport', actions: ['noteTheTime', 'openTheTurn'] } },
+              },
+              awaitingTransport: {
+                description: 'Waiting for the connection region to settle, at most upgradeBudgetMs; never for a cooldown.',
+                always: [
+                  { guard: 'theSocketIsOpen', target: 'streaming', actions: { type: 'sendTheTurnOver', params: { transport: 'websocket' } } },
+                  { guard: 'theSessionIsOnHttp', target: 'streaming', actions: { type: 'sendTheTurnOver', params: { transport: 'http' } } },
+                  { guard: 'signInIsRequired', target: 'idle', actions: 'refuseTheTurnUntilSignIn' },
+                ],
+                after: { upgradeBudget: { target: 'streaming', actions: { type: 'sendTheTurnOver', params: { transport: 'http' } } } },
+              },
+              streaming: {
+                description: 'The facade streams on the assigned transport and reports first event, end or failure.',
+                on: {
+                  TURN_FIRST_EVENT: { guard: 'theEventIsForThisTurn', actions: ['noteTheTime', 'noteTheFirstEvent'] },
+                  TURN_COMPLETED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'closeTheTurnAsCompleted'] },
+                  TURN_FAILED: [
+                    { guard: 'theTurnCanMoveToHttp', target: 'streaming', reenter: true, actions: ['noteTheTime', 'switchTheTurnToHttp'] },
+                    { guard: 'theTurnMayRefreshOnce', target: 'refreshingCredentials', actions: ['noteTheTime', 'reportTheRejectedToken'] },
+                    { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'closeTheTurnAsFailed'] },
+                  ],
+                },
+              },
+              refreshingCredentials: {
+                description: 'The request answered 401: wait for the single-flight refresh, then send it once more.',
+                on: {
+                  'CREDENTIAL.REFRESHED': { target: 'streaming', actions: ['rememberTheUsableGeneration', 'sendTheTurnAgainWithTheNewToken'] },
+                  'CREDENTIAL.REFRESH_FAILED': { target: 'idle', actions: 'closeTheTurnAsFailed' },
+                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'idle', actions: 'closeTheTurnAsFailed' },
+                },
+              },
+            },
+          },
+        },
+      },
+      released: {
+        description: 'The session was released: its socket is closed; the endpoint keeps its health.',
+        type: 'final',
+        entry: 'giveTheProbeBack',
+      },
+    },
+  });
+}
+
+/** The session chart, with a `webSocket` actor that must be provided. */
+export const sessionMachine = createSessionMachine();
+
+/** A running session chart. */
+export type SessionActorRef = ActorRefFrom<typeof sessionMachine>;

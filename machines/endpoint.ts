@@ -37,6 +37,15 @@ export type ProbeClaim =
   | { readonly granted: true }
   | { readonly granted: false; readonly untilMs: number; readonly reason: DenyReason };
 
+/** What the endpoint tells a shared store when its health changes (gateway fleets). */
+export interface HealthReport {
+  readonly endpointKey: string;
+  readonly status: 'cooling-down' | 'unsupported' | 'healthy';
+  /** End of the cooldown or latch, in ms on the manager's clock; undefined when healthy. */
+  readonly untilMs: number | undefined;
+  readonly consecutiveFailures: number;
+}
+
 /** Events the endpoint chart accepts. Every event that moves time carries `atMs`. */
 export type EndpointEvent =
   | { readonly type: 'PROBE_REQUESTED'; readonly sessionId: string; readonly session: AnyActorRef; readonly atMs: number }
@@ -96,6 +105,15 @@ export const PROBE_HISTORY_LENGTH = 32;
 /** Extra time a probe lease lasts beyond the upgrade timeout, so a slow report is not mistaken for a lost one. */
 const PROBE_LEASE_MARGIN_MS = 2_000;
 
+function healthReport(context: EndpointContext, status: HealthReport['status']): HealthReport {
+  return {
+    endpointKey: context.endpointKey,
+    status,
+    untilMs: status === 'healthy' ? undefined : context.cooldownUntilMs,
+    consecutiveFailures: context.consecutiveFailures,
+  };
+}
+
 function remember(history: readonly ProbeRecord[], record: ProbeRecord): readonly ProbeRecord[] {
   const next = history.length >= PROBE_HISTORY_LENGTH ? history.slice(1) : history.slice();
   next.push(record);
@@ -122,7 +140,7 @@ export function createEndpointMachine() {
       })),
     },
     actions: {
-      publishHealth: (_, _params: { endpointKey: string; status: 'cooling-down' | 'unsupported' | 'healthy' }) => {},
+      publishHealth: (_, _params: HealthReport) => {},
       grantTheProbe: enqueueActions(({ enqueue, event, context }) => {
         if (event.type !== 'PROBE_REQUESTED') return;
         enqueue.sendTo(event.session, { type: 'ENDPOINT.GRANTED' } satisfies EndpointReply);
@@ -252,7 +270,7 @@ export function createEndpointMachine() {
         description: 'Half-open: nothing is known to work. Exactly one session may try the upgrade; the others use HTTP.',
         initial: 'awaitingProbe',
         on: {
-          UPGRADE_SUCCEEDED: { target: 'healthy', actions: ['recordTheSuccess', { type: 'publishHealth', params: ({ context }) => ({ endpointKey: context.endpointKey, status: 'healthy' as const }) }] },
+          UPGRADE_SUCCEEDED: { target: 'healthy', actions: ['recordTheSuccess', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'healthy') }] },
           UPGRADE_FAILED: [
             { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: 'latchHttp' },
             { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: 'startTheCooldown' },
@@ -354,7 +372,7 @@ export function createEndpointMachine() {
       },
       coolingDown: {
         description: 'An upgrade failed: no session may upgrade until the cooldown ends; turns go over HTTP at once.',
-        entry: { type: 'publishHealth', params: ({ context }) => ({ endpointKey: context.endpointKey, status: 'cooling-down' as const }) },
+        entry: { type: 'publishHealth', params: ({ context }) => healthReport(context, 'cooling-down') },
         after: { cooldownDelay: { target: 'probing' } },
         on: {
           PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'cooling-down' } } },
@@ -364,7 +382,7 @@ export function createEndpointMachine() {
       },
       unsupported: {
         description: 'The endpoint refused WebSocket (426, 404, 403, …): HTTP is latched until the TTL ends.',
-        entry: { type: 'publishHealth', params: ({ context }) => ({ endpointKey: context.endpointKey, status: 'unsupported' as const }) },
+        entry: { type: 'publishHealth', params: ({ context }) => healthReport(context, 'unsupported') },
         after: { cooldownDelay: { target: 'probing' } },
         on: {
           PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'unsupported' } } },

@@ -54,6 +54,8 @@ export type SessionEvent =
       /** Generation of the token the request carried (so a 401 refreshes the right one). */
       readonly credentialGeneration: number;
     }
+  /** The caller gave up on the turn (abort signal, iterator closed) before it ended. */
+  | { readonly type: 'TURN_CANCELLED'; readonly turnId: string; readonly atMs: number }
   | { readonly type: 'RELEASE'; readonly atMs: number }
   | { readonly type: 'SOCKET.OPENED'; readonly atMs: number }
   | { readonly type: 'SOCKET.FAILED'; readonly outcome: Outcome; readonly atMs: number; readonly credentialGeneration: number }
@@ -243,6 +245,17 @@ export function createSessionMachine() {
           lastTurn: context.turn ? { id: context.turn.id, result: 'failed' as const, transport: context.turn.transport, failure } : context.lastTurn,
         };
       }),
+      closeTheTurnAsCancelled: assign(({ context }) => ({
+        turn: undefined,
+        lastTurn: context.turn
+          ? {
+              id: context.turn.id,
+              result: 'failed' as const,
+              transport: context.turn.transport,
+              failure: { class: 'aborted', summary: 'aborted by the caller', code: 'aborted' } satisfies Failure,
+            }
+          : context.lastTurn,
+      })),
       refuseTheTurnUntilSignIn: assign(({ context }) => ({
         turn: undefined,
         lastTurn: context.turn
@@ -398,12 +411,14 @@ export function createSessionMachine() {
                   { guard: 'signInIsRequired', target: 'idle', actions: 'refuseTheTurnUntilSignIn' },
                 ],
                 after: { upgradeBudget: { target: 'streaming', actions: { type: 'sendTheTurnOver', params: { transport: 'http' } } } },
+                on: { TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'closeTheTurnAsCancelled'] } },
               },
               streaming: {
                 description: 'The facade streams on the assigned transport and reports first event, end or failure.',
                 on: {
                   TURN_FIRST_EVENT: { guard: 'theEventIsForThisTurn', actions: ['noteTheTime', 'noteTheFirstEvent'] },
                   TURN_COMPLETED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'closeTheTurnAsCompleted'] },
+                  TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'closeTheTurnAsCancelled'] },
                   TURN_FAILED: [
                     { guard: 'theTurnCanMoveToHttp', target: 'streaming', reenter: true, actions: ['noteTheTime', 'switchTheTurnToHttp'] },
                     { guard: 'theTurnMayRefreshOnce', target: 'refreshingCredentials', actions: ['noteTheTime', 'reportTheRejectedToken'] },
@@ -417,6 +432,7 @@ export function createSessionMachine() {
                   'CREDENTIAL.REFRESHED': { target: 'streaming', actions: ['rememberTheUsableGeneration', 'sendTheTurnAgainWithTheNewToken'] },
                   'CREDENTIAL.REFRESH_FAILED': { target: 'idle', actions: 'closeTheTurnAsFailed' },
                   'CREDENTIAL.REAUTH_REQUIRED': { target: 'idle', actions: 'closeTheTurnAsFailed' },
+                  TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'closeTheTurnAsCancelled'] },
                 },
               },
             },

@@ -1,0 +1,37 @@
+/**
+ * resilient-stream: stream model turns over a WebSocket when it works and over HTTP when it
+ * does not, without ever hammering a failing endpoint. See README.md and docs/.
+ */
+export { createSessionManager, SessionManager } from './manager.js';
+export type { SessionManagerOptions, EndpointHandle, EndpointState } from './manager.js';
+export { Session } from './session.js';
+export type { SessionState, StreamOptions } from './session.js';
+export type { EndpointConfig } from './config.js';
+export type { PolicyOptions, RuntimePolicy } from './options.js';
+export { resolvePolicy, DEFAULT_STREAM_POLICY } from './options.js';
+export { ConfigError, TurnFailedError, TurnInProgressError, ClosedError } from './errors.js';
+export type {
+  ManagerEvents,
+  TransitionEvent,
+  FallbackEvent,
+  RecoveredEvent,
+  ReauthRequiredEvent,
+  UpgradeEvent,
+  TurnEvent,
+  ActorKind,
+} from './events.js';
+export type { Logger } from './logging.js';
+export type { Clock } from './clock.js';
+export { systemClock } from './clock.js';
+export type { CoordinationStore } from './stores/store.js';
+export { memoryStore } from './stores/memory.js';
+export type { CredentialSource } from './auth/credential-source.js';
+export { RefreshError } from './auth/credential-source.js';
+export { staticToken } from './auth/static-token.js';
+export type { ProviderProtocol, ProviderEvent } from './transports/provider.js';
+export { openAIResponses } from './transports/openai-responses.js';
+export { TransportError } from './transports/transport-error.js';
+export { DEFAULT_POLICY } from '../machines/policy.js';
+export type { Policy } from '../machines/policy.js';
+export type { Failure, FailureClass } from '../machines/failure.js';
+export type { Outcome } from '../machines/outcome.js';

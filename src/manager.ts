@@ -1,0 +1,429 @@
+import { EventEmitter } from 'eventemitter3';
+import { createActor, type InspectionEvent, type Observer } from 'xstate';
+import { createEndpointMachine, type EndpointContext, type ProbeRecord } from '../machines/endpoint.js';
+import type { Failure } from '../machines/failure.js';
+import { classify } from '../machines/classify.js';
+import type { Outcome } from '../machines/outcome.js';
+import { createSessionMachine, type TransportKind } from '../machines/session.js';
+import { fromPromise } from 'xstate';
+import type { CredentialSource } from './auth/credential-source.js';
+import { createCredentialActor, createCredentialRuntime, type CredentialRuntime } from './auth/credential-runtime.js';
+import { staticToken } from './auth/static-token.js';
+import { systemClock, type Clock } from './clock.js';
+import { checkEndpoints, type EndpointConfig } from './config.js';
+import { ClosedError, ConfigError } from './errors.js';
+import type { ManagerEvents } from './events.js';
+import { checkLogger, type Logger } from './logging.js';
+import { createInstruments, type Instruments } from './metrics.js';
+import { TransitionObserver } from './observer.js';
+import { resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
+import { Session, type SessionActor } from './session.js';
+import { createSocketActor } from './socket-actor.js';
+import type { CoordinationStore } from './stores/store.js';
+import { sanitizeInspectionEvent } from './inspector/sanitize.js';
+import { awaitDecision, type TurnRunner } from './turn-runner.js';
+import { openAIResponses } from './transports/openai-responses.js';
+import { streamHttp } from './transports/http-sse.js';
+import type { ProviderEvent, ProviderProtocol } from './transports/provider.js';
+import { TransportError } from './transports/transport-error.js';
+import type { WebSocketConnection } from './transports/websocket.js';
+
+/** Options of {@link createSessionManager}. */
+export interface SessionManagerOptions {
+  /** The upstream endpoints, by key. Name keys by provider, model and account (`openai/gpt-5.4/acct-1`): each key has its own health. */
+  endpoints: Record<string, EndpointConfig>;
+  /** Decision parameters, all in milliseconds. Defaults in `DEFAULT_POLICY`; see docs/design.md. */
+  policy?: PolicyOptions;
+  /** A pino-compatible logger. Default: silent. One line per endpoint or credential state change, never per turn. */
+  logger?: Logger;
+  /** Shares endpoint health between gateway processes (e.g. `redisStore`). Default: none, each manager decides alone. */
+  store?: CoordinationStore;
+  /** Receives sanitized xstate inspection events of every chart (e.g. `@statelyai/inspect`'s `inspect`, or the offline inspector). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Where time comes from. Default: the system clock with unref'd timers. Tests and the demo pass xstate's `SimulatedClock`. */
+  clock?: Clock;
+  /** Seed for the cooldown jitter. Default: random. Set it for reproducible runs. */
+  jitterSeed?: number;
+}
+
+/** What `manager.endpoint(key).state` tells. */
+export interface EndpointState {
+  /** `probing` (half-open), `healthy`, `cooling-down`, `unsupported` or `stopped`. */
+  readonly status: 'probing' | 'healthy' | 'cooling-down' | 'unsupported' | 'stopped';
+  /** The chart's state path, e.g. `probing.probeInFlight`. */
+  readonly path: string;
+  /** When the cooldown or latch ends, in ms on the manager's clock. */
+  readonly cooldownUntilMs: number | undefined;
+  readonly consecutiveFailures: number;
+  readonly lastFailure: Failure | undefined;
+  /** Upgrade attempts the endpoint granted. */
+  readonly probesGranted: number;
+  /** The last probes and their outcomes, oldest first. */
+  readonly history: readonly ProbeRecord[];
+}
+
+/** A handle on one endpoint's shared health. */
+export interface EndpointHandle {
+  readonly key: string;
+  readonly state: EndpointState;
+  /** Forget the failures and probe again on the next turn (after an operator fixed something). */
+  reset(): void;
+}
+
+interface SessionEntry {
+  readonly session: Session;
+  readonly actor: SessionActor;
+  connection: WebSocketConnection | undefined;
+}
+
+interface EndpointEntry {
+  readonly key: string;
+  readonly config: EndpointConfig;
+  readonly protocol: ProviderProtocol;
+  readonly actor: ReturnType<typeof createActor<ReturnType<typeof createEndpointMachine>>>;
+  readonly credential: CredentialEntry;
+}
+
+interface CredentialEntry {
+  readonly id: string;
+  readonly runtime: CredentialRuntime;
+  readonly actor: ReturnType<typeof createCredentialActor>;
+}
+
+/**
+ * Creates a session manager: the object a gateway embeds. It owns one endpoint chart per
+ * endpoint key, one credential chart per credential source, and one session chart per live
+ * session.
+ * @throws ConfigError naming the field when an option is wrong
+ */
+export function createSessionManager(options: SessionManagerOptions): SessionManager {
+  return new SessionManager(options);
+}
+
+/** See {@link createSessionManager}. */
+export class SessionManager extends EventEmitter<ManagerEvents> {
+  /** The resolved policy, defaults filled in. */
+  readonly policy: RuntimePolicy;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly instruments: Instruments;
+  private readonly observer: TransitionObserver;
+  private readonly endpoints = new Map<string, EndpointEntry>();
+  private readonly credentials = new Map<CredentialSource | string, CredentialEntry>();
+  private readonly sessions = new Map<string, SessionEntry>();
+  private readonly inspectors = new Set<(event: InspectionEvent) => void>();
+  private readonly sessionMachine;
+  private readonly runner: TurnRunner;
+  private closed = false;
+  private jitterSeed: number;
+
+  constructor(options: SessionManagerOptions) {
+    super();
+    if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an options object');
+    const endpoints = checkEndpoints(options.endpoints);
+    this.policy = resolvePolicy(options.policy);
+    this.logger = checkLogger(options.logger);
+    this.clock = options.clock ?? systemClock;
+    this.instruments = createInstruments();
+    this.observer = new TransitionObserver(this, this.logger, this.instruments, this.clock);
+    this.jitterSeed = options.jitterSeed ?? Math.floor(Math.random() * 2 ** 31);
+    if (options.inspect) this.addInspector(options.inspect);
+
+    for (const [key, config] of Object.entries(endpoints)) {
+      this.endpoints.set(key, this.createEndpoint(key, config, options.store));
+    }
+
+    this.sessionMachine = createSessionMachine().provide({
+      actors: {
+        webSocket: createSocketActor(
+          {
+            clock: this.clock,
+            socketOptions: (endpointKey) => {
+              const endpoint = this.endpointEntry(endpointKey);
+              return { url: endpoint.config.wsUrl, pingIntervalMs: this.policy.pingIntervalMs, ...(endpoint.config.headers ? { headers: endpoint.config.headers } : {}) };
+            },
+            credentialFor: (endpointKey) => this.endpointEntry(endpointKey).credential.runtime.current(),
+            attach: (sessionId, connection) => {
+              const entry = this.sessions.get(sessionId);
+              if (entry) entry.connection = connection;
+            },
+          },
+          this.policy.upgradeTimeoutMs,
+        ),
+      },
+    });
+    this.runner = this.createRunner();
+  }
+
+  /**
+   * The session with this id, created on first use; the same object while it lives.
+   * @throws ConfigError when `endpointKey` is not configured, or the id is live on another endpoint
+   */
+  session(sessionId: string, endpointKey: string): Session {
+    if (this.closed) throw new ClosedError('the session manager is closed');
+    if (typeof sessionId !== 'string' || sessionId.length === 0) throw new TypeError('session(sessionId, endpointKey): sessionId must be a non-empty string');
+    const existing = this.sessions.get(sessionId);
+    if (existing) {
+      if (existing.session.endpointKey !== endpointKey) {
+        throw new ConfigError('endpointKey', `session ${sessionId} is live on endpoint ${JSON.stringify(existing.session.endpointKey)}, not ${JSON.stringify(endpointKey)}; release it first`);
+      }
+      return existing.session;
+    }
+    const endpoint = this.endpointEntry(endpointKey);
+    const actor: SessionActor = createActor(this.sessionMachine, {
+      clock: this.clock,
+      inspect: this.inspect,
+      input: {
+        sessionId,
+        endpointKey,
+        endpoint: endpoint.actor,
+        credential: endpoint.credential.actor,
+        upgradeTimeoutMs: this.policy.upgradeTimeoutMs,
+        upgradeBudgetMs: this.policy.upgradeBudgetMs,
+        atMs: this.clock.now(),
+      },
+    });
+    this.observer.watch(actor, 'session', sessionId);
+    const session = new Session(sessionId, endpointKey, actor, this.runner);
+    this.sessions.set(sessionId, { session, actor, connection: undefined });
+    actor.start();
+    return session;
+  }
+
+  /** Closes the session's socket and forgets it; the endpoint keeps its health (and cooldown). */
+  release(sessionId: string): void {
+    const entry = this.sessions.get(sessionId);
+    if (!entry) return;
+    this.sessions.delete(sessionId);
+    entry.actor.send({ type: 'RELEASE', atMs: this.clock.now() });
+    entry.actor.stop();
+    entry.connection?.close();
+  }
+
+  /**
+   * A handle on an endpoint's shared health.
+   * @throws ConfigError when the key is not configured
+   */
+  endpoint(endpointKey: string): EndpointHandle {
+    const entry = this.endpointEntry(endpointKey);
+    return {
+      key: endpointKey,
+      get state() {
+        return endpointState(entry.actor.getSnapshot());
+      },
+      reset: () => entry.actor.send({ type: 'RESET', atMs: this.clock.now() }),
+    };
+  }
+
+  /** The configured endpoint keys. */
+  get endpointKeys(): string[] {
+    return [...this.endpoints.keys()];
+  }
+
+  /** Ids of the live sessions. */
+  get sessionIds(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /** Adds an inspection observer (sanitized events of every chart); returns a function that removes it. */
+  addInspector(observer: Observer<InspectionEvent> | ((event: InspectionEvent) => void)): () => void {
+    const next = typeof observer === 'function' ? observer : (event: InspectionEvent) => observer.next?.(event);
+    this.inspectors.add(next);
+    return () => this.inspectors.delete(next);
+  }
+
+  /** The charts' live actors, for inspectors: endpoints, credentials and sessions. @internal */
+  actors(): { kind: 'endpoint' | 'credential' | 'session'; id: string; actor: { getSnapshot(): unknown } }[] {
+    const list: { kind: 'endpoint' | 'credential' | 'session'; id: string; actor: { getSnapshot(): unknown } }[] = [];
+    for (const [key, entry] of this.endpoints) list.push({ kind: 'endpoint', id: key, actor: entry.actor });
+    for (const entry of new Set(this.credentials.values())) list.push({ kind: 'credential', id: entry.id, actor: entry.actor });
+    for (const [id, entry] of this.sessions) list.push({ kind: 'session', id, actor: entry.actor });
+    return list;
+  }
+
+  /** Releases every session, stops every chart, closes every socket and timer. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const id of [...this.sessions.keys()]) this.release(id);
+    for (const entry of this.endpoints.values()) {
+      entry.actor.send({ type: 'STOP' });
+      entry.actor.stop();
+    }
+    for (const entry of new Set(this.credentials.values())) {
+      entry.actor.send({ type: 'STOP' });
+      entry.actor.stop();
+      entry.runtime.close();
+    }
+    this.inspectors.clear();
+    this.removeAllListeners();
+  }
+
+  private readonly inspect = (event: InspectionEvent): void => {
+    this.observer.inspect(event);
+    if (this.inspectors.size === 0) return;
+    const clean = sanitizeInspectionEvent(event, this.secrets());
+    for (const inspector of this.inspectors) {
+      try {
+        inspector(clean);
+      } catch (error) {
+        this.logger.error({ err: String(error) }, 'an inspection observer threw; it was skipped');
+      }
+    }
+  };
+
+  private secrets(): string[] {
+    const secrets: string[] = [];
+    for (const entry of new Set(this.credentials.values())) secrets.push(...entry.runtime.knownTokens());
+    return secrets;
+  }
+
+  private endpointEntry(endpointKey: string): EndpointEntry {
+    const entry = this.endpoints.get(endpointKey);
+    if (!entry) {
+      throw new ConfigError('endpointKey', `unknown endpoint ${JSON.stringify(endpointKey)}; configured: ${[...this.endpoints.keys()].map((k) => JSON.stringify(k)).join(', ')}`);
+    }
+    return entry;
+  }
+
+  private nextSeed(): number {
+    this.jitterSeed = (this.jitterSeed * 1103515245 + 12345) & 0x7fffffff;
+    return this.jitterSeed;
+  }
+
+  private credentialEntry(source: string | CredentialSource, endpointKey: string): CredentialEntry {
+    const existing = this.credentials.get(source);
+    if (existing) return existing;
+    const resolved = typeof source === 'string' ? staticToken(source, `${endpointKey}/token`) : source;
+    const id = resolved.name ?? `${endpointKey}/credentials`;
+    const runtime = createCredentialRuntime(resolved, { credentialId: id, clock: this.clock });
+    const actor = createCredentialActor(runtime, {
+      credentialId: id,
+      jitterSeed: this.nextSeed(),
+      clock: this.clock,
+      inspect: this.inspect,
+      beforeStart: (created) => this.observer.watch(created, 'credential', id),
+    });
+    const entry: CredentialEntry = { id, runtime, actor };
+    this.credentials.set(source, entry);
+    return entry;
+  }
+
+  private createEndpoint(key: string, config: EndpointConfig, store: CoordinationStore | undefined): EndpointEntry {
+    const credential = this.credentialEntry(config.credentials, key);
+    const machine = createEndpointMachine().provide({
+      actors: store
+        ? { claimProbe: fromPromise(({ input }: { input: { endpointKey: string; atMs: number; leaseMs: number } }) => store.claimProbe(input.endpointKey, input.atMs, input.leaseMs)) }
+        : {},
+      actions: store
+        ? {
+            publishHealth: (_, report) => {
+              store.publishHealth(report).catch((error: unknown) => {
+                this.logger.warn({ endpointKey: key, err: String(error) }, `could not publish the health of ${key} to the shared store`);
+              });
+            },
+          }
+        : {},
+    });
+    const actor = createActor(machine, {
+      clock: this.clock,
+      inspect: this.inspect,
+      input: { endpointKey: key, policy: this.policy, jitterSeed: this.nextSeed(), sharedStore: store !== undefined },
+    });
+    this.observer.watch(actor, 'endpoint', key);
+    actor.start();
+    return { key, config, protocol: config.protocol ?? openAIResponses, actor, credential };
+  }
+
+  private createRunner(): TurnRunner {
+    const manager = this;
+    return {
+      now: () => manager.clock.now(),
+      awaitDecision: (actor, turnId, afterAttempt, signal) => awaitDecision(actor, turnId, afterAttempt, signal, () => manager.clock.now()),
+      credentialFor: (endpointKey) => manager.endpointEntry(endpointKey).credential.runtime.current(),
+      open(session, transport, body, token, signal) {
+        const endpoint = manager.endpointEntry(session.endpointKey);
+        const policy = manager.policy;
+        if (transport === 'http') {
+          manager.instruments.fallbacks.add(1, { endpoint: endpoint.key });
+          return streamHttp({
+            url: endpoint.config.httpUrl,
+            token,
+            body,
+            protocol: endpoint.protocol,
+            firstEventTimeoutMs: policy.firstEventTimeoutMs,
+            idleTimeoutMs: policy.idleTimeoutMs,
+            ...(signal ? { signal } : {}),
+            ...(endpoint.config.headers ? { headers: endpoint.config.headers } : {}),
+          });
+        }
+        const connection = manager.sessions.get(session.id)?.connection;
+        if (!connection || !connection.isOpen) {
+          // The socket went between the chart's decision and now: let the chart move the turn to HTTP.
+          return failingStream(new TransportError({ kind: 'closed', code: 1006, afterFirstEvent: false }, 'the session socket closed before the turn was sent'));
+        }
+        return connection.streamTurn(endpoint.protocol.webSocketFrame(body), {
+          protocol: endpoint.protocol,
+          firstEventTimeoutMs: policy.firstEventTimeoutMs,
+          idleTimeoutMs: policy.idleTimeoutMs,
+          ...(signal ? { signal } : {}),
+        });
+      },
+      isTerminal: (event) => openAIResponses.isTerminal(event),
+      providerFailure: (event) => {
+        const outcome = openAIResponses.providerErrorOutcome(event);
+        return outcome ? classify(outcome) : undefined;
+      },
+      noteWebSocketTurnFailure(sessionId, outcome: Outcome, atMs) {
+        const entry = manager.sessions.get(sessionId);
+        const connection = entry?.connection;
+        if (!entry || !connection || connection.isOpen) return;
+        // A close during a turn is reported by the turn, not by onClose: tell the connection region too.
+        entry.connection = undefined;
+        entry.actor.send({ type: 'SOCKET.CLOSED', outcome, atMs });
+      },
+      turnEnded(session, turnId, result, transport: TransportKind | undefined, failure, startedAtMs, firstEventAtMs) {
+        const nowMs = manager.clock.now();
+        const attributes = { transport: transport ?? 'none', result };
+        manager.instruments.turnMs.record(nowMs - startedAtMs, attributes);
+        if (firstEventAtMs !== undefined) manager.instruments.firstEventMs.record(firstEventAtMs - startedAtMs, { transport: transport ?? 'none' });
+        manager.emit('turn', {
+          sessionId: session.id,
+          endpointKey: session.endpointKey,
+          turnId,
+          result,
+          transport,
+          durationMs: nowMs - startedAtMs,
+          firstEventMs: firstEventAtMs === undefined ? undefined : firstEventAtMs - startedAtMs,
+          ...(failure ? { failure } : {}),
+        });
+      },
+      release: (sessionId) => manager.release(sessionId),
+    };
+  }
+}
+
+async function* failingStream(error: Error): AsyncGenerator<ProviderEvent, void, undefined> {
+  throw error;
+}
+
+function endpointState(snapshot: { value: unknown; context: EndpointContext; status: string }): EndpointState {
+  const path = typeof snapshot.value === 'string' ? snapshot.value : Object.entries(snapshot.value as Record<string, string>).map(([k, v]) => `${k}.${v}`)[0] ?? '';
+  const top = path.split('.')[0];
+  const status: EndpointState['status'] =
+    snapshot.status !== 'active' || top === 'stopped'
+      ? 'stopped'
+      : top === 'coolingDown'
+        ? 'cooling-down'
+        : (top as 'probing' | 'healthy' | 'unsupported');
+  const c = snapshot.context;
+  return {
+    status,
+    path,
+    cooldownUntilMs: status === 'cooling-down' || status === 'unsupported' ? c.cooldownUntilMs : undefined,
+    consecutiveFailures: c.consecutiveFailures,
+    lastFailure: c.lastFailure,
+    probesGranted: c.probesGranted,
+    history: c.history,
+  };
+}

@@ -1,0 +1,158 @@
+import type { EventEmitter } from 'eventemitter3';
+import type { AnyActorRef, InspectionEvent } from 'xstate';
+import type { EndpointContext } from '../machines/endpoint.js';
+import type { CredentialContext } from '../machines/credential.js';
+import type { SessionContext } from '../machines/session.js';
+import type { Clock } from './clock.js';
+import type { ActorKind, ManagerEvents } from './events.js';
+import { humanDuration, type Logger } from './logging.js';
+import type { Instruments } from './metrics.js';
+import { statePaths } from './state.js';
+
+interface Watched {
+  readonly kind: ActorKind;
+  readonly id: string;
+  /** Dotted paths of the active leaves, one per region. */
+  paths: string[];
+  /** Suppressed-failure count already reported in a log line (endpoints). */
+  reportedSuppressed: number;
+  /** When the endpoint left `healthy` (for "down for" figures). */
+  unhealthySinceMs: number | undefined;
+}
+
+/**
+ * Turns chart transitions into what operators and hosts consume: typed events, one log line
+ * per state change of an endpoint or credential, and metrics. It observes through xstate's
+ * `inspect` hook, so the charts stay free of logging code.
+ */
+export class TransitionObserver {
+  private readonly watched = new WeakMap<object, Watched>();
+
+  constructor(
+    private readonly emitter: EventEmitter<ManagerEvents>,
+    private readonly logger: Logger,
+    private readonly instruments: Instruments,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Starts watching an actor; call before `start()` so the first snapshot is seen. */
+  watch(actor: object, kind: ActorKind, id: string): void {
+    this.watched.set(actor, { kind, id, paths: [], reportedSuppressed: 0, unhealthySinceMs: undefined });
+  }
+
+  /** The `inspect` callback given to every chart actor. */
+  readonly inspect = (event: InspectionEvent): void => {
+    if (event.type !== '@xstate.snapshot') return;
+    const watched = this.watched.get(event.actorRef);
+    if (!watched) return;
+    const snapshot = event.snapshot as { value?: unknown; context?: unknown; status?: string };
+    if (snapshot.value === undefined) return;
+    const paths = snapshot.status === 'done' || snapshot.status === 'stopped' ? ['released'] : statePaths(snapshot.value as never);
+    const previous = watched.paths;
+    watched.paths = paths;
+    const cause = event.event.type;
+    for (const to of paths) {
+      const region = to.split('.').slice(0, 2).join('.');
+      const from = previous.find((path) => path.split('.').slice(0, 2).join('.') === region) ?? previous[0] ?? 'none';
+      if (from === to) continue;
+      this.onTransition(watched, from, to, cause, snapshot.context);
+    }
+  };
+
+  private onTransition(watched: Watched, from: string, to: string, cause: string, context: unknown): void {
+    const atMs = this.clock.now();
+    if (watched.kind === 'session') {
+      const session = context as SessionContext;
+      const failure = session.lastFailure;
+      this.emitter.emit('transition', { actor: 'session', id: watched.id, from, to, cause, atMs, ...(failure && to.endsWith('fallback') ? { failure } : {}) });
+      this.onSessionTransition(watched, from, to, session, atMs);
+    } else if (watched.kind === 'endpoint') {
+      const endpoint = context as EndpointContext;
+      const failure = endpoint.lastFailure;
+      this.emitter.emit('transition', { actor: 'endpoint', id: watched.id, from, to, cause, atMs, ...(failure && to !== 'healthy.settling' ? { failure } : {}) });
+      this.onEndpointTransition(watched, from, to, endpoint, atMs);
+    } else {
+      const credential = context as CredentialContext;
+      this.emitter.emit('transition', { actor: 'credential', id: watched.id, from, to, cause, atMs });
+      this.onCredentialTransition(watched, to, credential);
+    }
+  }
+
+  private onSessionTransition(watched: Watched, from: string, to: string, context: SessionContext, atMs: number): void {
+    if (from === 'active.connection.socket.connecting' && to !== 'active.connection.socket.open') {
+      const failure = context.lastFailure;
+      this.instruments.upgrades.add(1, { result: failure?.class ?? 'unknown' });
+      this.emitter.emit('upgrade', { sessionId: watched.id, endpointKey: context.endpointKey, result: 'failed', atMs, ...(failure ? { failure } : {}) });
+    }
+    if (to === 'active.connection.socket.open') {
+      this.instruments.upgrades.add(1, { result: 'opened' });
+      this.emitter.emit('upgrade', { sessionId: watched.id, endpointKey: context.endpointKey, result: 'opened', atMs });
+      if (watched.unhealthySinceMs !== undefined) {
+        this.emitter.emit('recovered', { actor: 'session', id: watched.id, endpointKey: context.endpointKey, downForMs: atMs - watched.unhealthySinceMs });
+        watched.unhealthySinceMs = undefined;
+      }
+    }
+    if (to === 'active.connection.fallback') {
+      // Each turn while cooling down asks the endpoint again and lands here again: report the
+      // move to HTTP once, not once per turn.
+      if (watched.unhealthySinceMs !== undefined) return;
+      watched.unhealthySinceMs = atMs;
+      const reason = context.httpReason ?? 'upgrade-failed';
+      this.emitter.emit('fallback', {
+        sessionId: watched.id,
+        endpointKey: context.endpointKey,
+        reason,
+        retryAtMs: context.httpUntilMs,
+        ...(context.lastFailure ? { failure: context.lastFailure } : {}),
+      });
+      this.logger.debug({ sessionId: watched.id, endpointKey: context.endpointKey, reason, retryAtMs: context.httpUntilMs }, 'session turns go over HTTP');
+    }
+  }
+
+  private onEndpointTransition(watched: Watched, from: string, to: string, context: EndpointContext, atMs: number): void {
+    const base = { endpointKey: context.endpointKey, consecutiveFailures: context.consecutiveFailures };
+    const suppressed = context.suppressedFailures - watched.reportedSuppressed;
+    watched.reportedSuppressed = context.suppressedFailures;
+    const alsoSuppressed = suppressed > 0 ? ` (${suppressed} more failure${suppressed === 1 ? '' : 's'} of upgrades already in flight were counted, not logged)` : '';
+    if (to === 'coolingDown') {
+      watched.unhealthySinceMs ??= atMs;
+      const untilMs = context.cooldownUntilMs ?? atMs;
+      const cooldownMs = untilMs - (context.cooldownStartedAtMs ?? atMs);
+      const failure = context.lastFailure;
+      this.logger.warn(
+        { ...base, failureClass: failure?.class, code: failure?.code, cooldownMs, nextProbeAtMs: untilMs, suppressedFailures: suppressed },
+        `WebSocket to ${context.endpointKey} unavailable (${failure?.summary ?? 'probe refused by the shared store'}); turns go over HTTP; next probe in ${humanDuration(cooldownMs)} at ${new Date(untilMs).toISOString()}${alsoSuppressed}`,
+      );
+    } else if (to === 'unsupported') {
+      watched.unhealthySinceMs ??= atMs;
+      const untilMs = context.cooldownUntilMs ?? atMs;
+      this.logger.warn(
+        { ...base, failureClass: 'unsupported', code: context.lastFailure?.code, nextProbeAtMs: untilMs },
+        `WebSocket refused by ${context.endpointKey} (${context.lastFailure?.summary ?? 'unsupported'}); HTTP latched for ${humanDuration(untilMs - atMs)}`,
+      );
+    } else if (to.startsWith('healthy') && !from.startsWith('healthy')) {
+      if (watched.unhealthySinceMs !== undefined) {
+        const downForMs = atMs - watched.unhealthySinceMs;
+        this.logger.info({ ...base, downForMs }, `WebSocket to ${context.endpointKey} works again after ${humanDuration(downForMs)}${alsoSuppressed}`);
+        this.emitter.emit('recovered', { actor: 'endpoint', id: watched.id, endpointKey: context.endpointKey, downForMs });
+        watched.unhealthySinceMs = undefined;
+      }
+    } else if (to === 'probing.awaitingProbe' && (from === 'coolingDown' || from === 'unsupported')) {
+      const startedAtMs = context.cooldownStartedAtMs;
+      if (startedAtMs !== undefined) this.instruments.cooldownMs.record(atMs - startedAtMs, { endpoint: context.endpointKey });
+      this.logger.debug(base, `cooldown of ${context.endpointKey} over: the next turn probes the WebSocket`);
+    }
+  }
+
+  private onCredentialTransition(watched: Watched, to: string, context: CredentialContext): void {
+    if (to === 'reauthRequired') {
+      const summary = context.lastFailureSummary ?? 'sign-in required';
+      this.logger.error({ credentialId: watched.id }, `credentials ${watched.id}: ${summary}`);
+      this.emitter.emit('reauth-required', { credentialId: watched.id, summary });
+    } else if (to === 'retrying') {
+      this.logger.warn({ credentialId: watched.id, retryInMs: context.retryDelayMs }, `credentials ${watched.id}: ${context.lastFailureSummary ?? 'refresh failed'}; retrying in ${humanDuration(context.retryDelayMs)}`);
+    } else if (to === 'refreshing') {
+      this.logger.debug({ credentialId: watched.id }, `credentials ${watched.id}: refreshing`);
+    }
+  }
+}

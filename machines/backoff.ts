@@ -22,8 +22,8 @@ export interface BackoffOptions {
 /** The nominal (un-jittered) cooldown after `consecutiveFailures` (≥ 1) failures. */
 export function nominalCooldownMs(options: BackoffOptions, consecutiveFailures: number): number {
   const exponent = Math.max(0, consecutiveFailures - 1);
-  // Compute in log space so a long failure streak cannot overflow to Infinity.
-  const grown = options.initialMs * Math.pow(options.multiplier, Math.min(exponent, 64));
+  // A long streak overflows to Infinity, which min() turns into maxMs: no cap on the exponent needed.
+  const grown = options.initialMs * Math.pow(options.multiplier, exponent);
   return Math.min(options.maxMs, grown);
 }
 
@@ -44,6 +44,7 @@ export function cooldownMs(
 ): number {
   const nominal = nominalCooldownMs(options, consecutiveFailures);
   const jittered = Math.ceil(nominal * (1 - options.jitterRatio * unitRandom));
-  const serverFloor = retryAfterMs === undefined ? 0 : Math.min(retryAfterMs, options.retryAfterCapMs);
+  // A NaN or infinite Retry-After must neither disable the cooldown nor park the endpoint for ever.
+  const serverFloor = retryAfterMs === undefined || !Number.isFinite(retryAfterMs) ? 0 : Math.min(Math.max(0, retryAfterMs), options.retryAfterCapMs);
   return Math.max(jittered, serverFloor);
 }

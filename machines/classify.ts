@@ -71,6 +71,8 @@ function fromCloseCode(code: number, afterFirstEvent: boolean): Failure {
 function fromProviderError(code: string | undefined, status: number | undefined): Failure {
   const summary = `provider error${code ? ` ${code}` : ''}${status ? ` (HTTP ${status})` : ''}`;
   const failureCode = code ?? (status ? String(status) : 'provider-error');
+  // A status the provider reports inside the stream means what it means on an HTTP answer.
+  if (status === 401 || status === 408) return { ...fromStatus('http', status, undefined), summary, code: failureCode };
   if (code === 'rate_limit_exceeded' || status === 429) return { class: 'rate-limited', summary, code: failureCode };
   if (code === 'server_error' || (status !== undefined && status >= 500)) {
     return { class: 'transient-server', summary, code: failureCode };
@@ -88,13 +90,22 @@ function phaseName(phase: 'upgrade' | 'request' | 'stream'): string {
  */
 export function retryAfterMsFrom(headers: Readonly<Record<string, string>>, nowMs: number): number | undefined {
   const ms = headers['retry-after-ms'];
-  if (ms !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(ms)) return Math.ceil(Number(ms));
+  if (ms !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(ms)) return finiteOrUndefined(Math.ceil(Number(ms)));
   const value = headers['retry-after'];
   if (value === undefined) return undefined;
-  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  if (/^\s*\d+\s*$/.test(value)) return finiteOrUndefined(Number(value) * 1000);
+  // Only the IMF-fixdate of RFC 9110 (`Sun, 06 Nov 1994 08:49:37 GMT`): V8's Date.parse also
+  // accepts "1.5" or "-5" as dates in 2001, which would turn garbage into a delay.
+  if (!HTTP_DATE.test(value.trim())) return undefined;
   const dateMs = Date.parse(value);
   if (Number.isNaN(dateMs)) return undefined;
   return Math.max(0, dateMs - nowMs);
+}
+
+const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+function finiteOrUndefined(value: number): number | undefined {
+  return Number.isFinite(value) ? value : undefined;
 }
 
 /** What a failure class does to the endpoint's health. */

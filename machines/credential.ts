@@ -73,6 +73,9 @@ export interface CredentialContext {
   readonly refreshesStarted: number;
 }
 
+/** However short a token's life, proactive refreshes are at least this far apart, in ms. */
+const MIN_REFRESH_INTERVAL_MS = 10_000;
+
 const DEFAULT_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 60_000, multiplier: 2, jitterRatio: 0.2, retryAfterCapMs: 60_000 };
 
 /** Builds the credential chart. `src/auth` provides `refreshCredentials`, which performs the refresh. */
@@ -151,7 +154,8 @@ export function createCredentialMachine() {
           lastFailureSummary: `token refresh failed: ${describe((event as { error?: unknown }).error)}`,
         };
       }),
-      giveUpRetrying: assign({ transientFailures: 0, rejectedGeneration: undefined }),
+      // Giving up means the expiry we knew is no longer a plan: refresh again on the next rejection only.
+      giveUpRetrying: assign({ transientFailures: 0, rejectedGeneration: undefined, expiresInMs: undefined }),
     },
     guards: {
       theRejectedTokenIsAlreadyReplaced: ({ context, event }) => event.type === 'REJECTED' && event.generation < context.generation,
@@ -160,7 +164,11 @@ export function createCredentialMachine() {
       theExpiryIsKnown: ({ context }) => context.expiresInMs !== undefined,
     },
     delays: {
-      refreshAheadDelay: ({ context }) => Math.max(0, (context.expiresInMs ?? 0) - context.refreshMarginMs),
+      // A token that lives less than the margin is refreshed half-way, never at once (a storm).
+      refreshAheadDelay: ({ context }) => {
+        const lifetimeMs = context.expiresInMs ?? 0;
+        return Math.max(lifetimeMs - context.refreshMarginMs, lifetimeMs / 2, MIN_REFRESH_INTERVAL_MS);
+      },
       retryDelay: ({ context }) => context.retryDelayMs,
     },
   }).createMachine({
@@ -196,6 +204,7 @@ export function createCredentialMachine() {
         },
         states: {
           checkingExpiry: {
+            description: 'Decides whether the token has a known expiry to refresh ahead of.',
             always: [{ guard: 'theExpiryIsKnown', target: 'expiring' }, { target: 'untimed' }],
           },
           untimed: { description: 'The token has no known expiry: refresh only when it is rejected.' },
@@ -225,6 +234,8 @@ export function createCredentialMachine() {
         on: {
           CHECK: { actions: 'answerUsable' },
           REJECTED: [{ guard: 'theRejectedTokenIsAlreadyReplaced', actions: 'answerRefreshedAlready' }, { actions: 'addTheWaiter' }],
+          // A sign-in or another process replaced the token while we refreshed: take it, drop our refresh.
+          CHANGED: { target: 'valid', actions: ['adoptTheChangedToken', { type: 'tellTheWaiters', params: { reply: 'refreshed' } }] },
         },
       },
       retrying: {
@@ -245,7 +256,7 @@ export function createCredentialMachine() {
           CHANGED: { target: 'valid', actions: 'adoptTheChangedToken' },
         },
       },
-      stopped: { type: 'final' },
+      stopped: { type: 'final', description: 'The manager closed: no timer, no refresh in flight.' },
     },
   });
 }

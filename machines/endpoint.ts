@@ -1,4 +1,4 @@
-import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom, type AnyActorRef } from 'xstate';
+import { and, assign, enqueueActions, fromPromise, setup, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import { cooldownMs } from './backoff.js';
 import { endpointEffectOf } from './classify.js';
 import type { Failure } from './failure.js';
@@ -235,6 +235,9 @@ export function createEndpointMachine() {
         (event.type === 'UPGRADE_FAILED' || event.type === 'CONNECTION_LOST') && endpointEffectOf(event.failure) === 'cooldown',
       theSocketDiedYoung: ({ context, event }) =>
         event.type === 'CONNECTION_LOST' && event.uptimeMs < context.policy.minUptimeMs,
+      // A young socket closed for one request's sake (1008, 1009) says nothing about the endpoint.
+      theSocketDiedYoungOfAnEndpointFault: and(['theSocketDiedYoung', 'theFailureCallsForACooldown']),
+      theStoreGrantedTheProbe: ({ event }) => (event as unknown as { output?: ProbeClaim }).output?.granted === true,
       theReporterHoldsTheProbe: ({ context, event }) => 'sessionId' in event && event.sessionId === context.probeHolder,
       theFleetSharesHealth: ({ context }) => context.sharedStore,
     },
@@ -272,11 +275,11 @@ export function createEndpointMachine() {
         on: {
           UPGRADE_SUCCEEDED: { target: 'healthy', actions: ['recordTheSuccess', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'healthy') }] },
           UPGRADE_FAILED: [
-            { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: 'latchHttp' },
-            { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: 'startTheCooldown' },
+            { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: ['latchHttp', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'unsupported') }] },
+            { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'cooling-down') }] },
             { guard: 'theReporterHoldsTheProbe', target: '.awaitingProbe', actions: 'releaseTheProbe' },
           ],
-          CONNECTION_LOST: { guard: 'theSocketDiedYoung', target: 'coolingDown', actions: 'startTheCooldown' },
+          CONNECTION_LOST: { guard: 'theSocketDiedYoungOfAnEndpointFault', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'cooling-down') }] },
         },
         states: {
           awaitingProbe: {
@@ -300,7 +303,7 @@ export function createEndpointMachine() {
               }),
               onDone: [
                 {
-                  guard: ({ event }) => event.output.granted,
+                  guard: 'theStoreGrantedTheProbe',
                   target: 'probeInFlight',
                   actions: enqueueActions(({ enqueue, context }) => {
                     const pending = context.pendingProbe;
@@ -337,6 +340,19 @@ export function createEndpointMachine() {
                 }),
               },
             },
+            // A store that hangs must not keep every session on HTTP forever, nor grant a probe blindly.
+            after: {
+              probeLeaseDelay: {
+                target: '#endpoint.coolingDown',
+                actions: enqueueActions(({ enqueue, context }) => {
+                  const pending = context.pendingProbe;
+                  if (!pending) return;
+                  const untilMs = pending.atMs + 2 * (context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS);
+                  enqueue.sendTo(pending.session, { type: 'ENDPOINT.DENIED', untilMs, reason: 'probe-in-flight' } satisfies EndpointReply);
+                  enqueue.assign({ pendingProbe: undefined, cooldownStartedAtMs: pending.atMs + context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS, cooldownUntilMs: untilMs });
+                }),
+              },
+            },
             on: { PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'probe-in-flight' } } } },
           },
           probeInFlight: {
@@ -355,10 +371,10 @@ export function createEndpointMachine() {
         on: {
           PROBE_REQUESTED: { actions: 'grantTheUpgrade' },
           UPGRADE_FAILED: [
-            { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: 'latchHttp' },
-            { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: 'startTheCooldown' },
+            { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: ['latchHttp', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'unsupported') }] },
+            { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'cooling-down') }] },
           ],
-          CONNECTION_LOST: { guard: 'theSocketDiedYoung', target: 'coolingDown', actions: 'startTheCooldown' },
+          CONNECTION_LOST: { guard: 'theSocketDiedYoungOfAnEndpointFault', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'cooling-down') }] },
         },
         states: {
           settling: {
@@ -372,7 +388,6 @@ export function createEndpointMachine() {
       },
       coolingDown: {
         description: 'An upgrade failed: no session may upgrade until the cooldown ends; turns go over HTTP at once.',
-        entry: { type: 'publishHealth', params: ({ context }) => healthReport(context, 'cooling-down') },
         after: { cooldownDelay: { target: 'probing' } },
         on: {
           PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'cooling-down' } } },
@@ -382,14 +397,14 @@ export function createEndpointMachine() {
       },
       unsupported: {
         description: 'The endpoint refused WebSocket (426, 404, 403, …): HTTP is latched until the TTL ends.',
-        entry: { type: 'publishHealth', params: ({ context }) => healthReport(context, 'unsupported') },
         after: { cooldownDelay: { target: 'probing' } },
         on: {
           PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'unsupported' } } },
           UPGRADE_FAILED: { actions: 'countTheSuppressedFailure' },
+          CONNECTION_LOST: { actions: 'countTheSuppressedFailure' },
         },
       },
-      stopped: { type: 'final' },
+      stopped: { type: 'final', description: 'The manager closed: no timer, no child.' },
     },
   });
 }

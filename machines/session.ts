@@ -314,12 +314,14 @@ export function createSessionMachine() {
     initial: 'active',
     states: {
       active: {
+        description: 'The session is live: its connection and its turn evolve side by side.',
         type: 'parallel',
         on: {
           RELEASE: { target: 'released', actions: 'noteTheTime' },
         },
         states: {
           connection: {
+            description: "The session's WebSocket, from the first upgrade to fallback or sign-in required.",
             initial: 'idle',
             states: {
               idle: {
@@ -343,6 +345,7 @@ export function createSessionMachine() {
                 },
               },
               socket: {
+                description: 'A socket exists (connecting or open); leaving this state closes it.',
                 invoke: {
                   id: 'webSocket',
                   src: 'webSocket',
@@ -397,6 +400,7 @@ export function createSessionMachine() {
             },
           },
           turn: {
+            description: 'The turn in progress: which transport it goes on, and how it ends.',
             initial: 'idle',
             states: {
               idle: {

@@ -96,7 +96,7 @@ function endpointColumn(where: Where, failure: Failure): string {
       return 'none';
     }
     case 'socket':
-      return `cooldown if the socket was up < ${seconds(DEFAULT_POLICY.minUptimeMs)} (any class), else none`;
+      return `cooldown if the socket was up < ${seconds(DEFAULT_POLICY.minUptimeMs)} (unless the class calls for no cooldown, e.g. 1008/1009), else none`;
     case 'http':
     case 'stream':
     case 'stream-after-first-event':

@@ -25,6 +25,8 @@ export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export type { CoordinationStore } from './stores/store.js';
 export { memoryStore } from './stores/memory.js';
+export { redisStore, DEFAULT_REDIS_KEY_PREFIX } from './stores/redis.js';
+export type { RedisStoreOptions, RedisScriptClient } from './stores/redis.js';
 export type { CredentialSource } from './auth/credential-source.js';
 export { RefreshError } from './auth/credential-source.js';
 export { staticToken } from './auth/static-token.js';

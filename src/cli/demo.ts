@@ -65,7 +65,7 @@ export interface PolicyFigures {
 export interface DemoReport {
   readonly options: Omit<DemoOptions, 'onProgress' | 'onManager' | 'keepManagerOpen'>;
   readonly turnsPerPolicy: number;
-  /** Median latency of a direct HTTP turn in the same run, in ms. */
+  /** Median latency of the reference (a direct HTTP turn run beside each turn), in ms. */
   readonly baselineTurnMs: number;
   readonly resilient: PolicyFigures;
   readonly naive: PolicyFigures;
@@ -134,9 +134,11 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 /**
- * Runs turns of every session once per round, measuring each turn in real time plus the
- * simulated time that passed during it; jumps simulated time to the next timer only when
- * real I/O has gone quiet, so a hanging upgrade costs its simulated deadline and nothing else.
+ * Runs turns of every session once per round, next to as many direct HTTP turns (the
+ * reference) started at the same moment, so machine load hits both alike. Each turn is
+ * measured in real time plus the simulated time that passed during it; simulated time jumps
+ * to the next timer only when real I/O has gone quiet, so a hanging upgrade costs its
+ * simulated deadline and nothing else.
  */
 async function runRounds(
   clock: ManualClock,
@@ -144,27 +146,40 @@ async function runRounds(
   intervalMs: number,
   sessions: readonly { id: string; model: string }[],
   turn: (session: { id: string; model: string }) => Promise<boolean>,
+  reference: (session: { id: string; model: string }) => Promise<void>,
   hooks: { atRound?: (round: number, atMs: number) => void; paceMs: number },
-): Promise<{ completed: number; realMs: number[]; simulatedMs: number[] }> {
+): Promise<{ completed: number; addedMs: number[]; simulatedMs: number[]; referenceMs: number[] }> {
   let completed = 0;
-  const realMs: number[] = [];
+  const addedMs: number[] = [];
   const simulatedMs: number[] = [];
+  const referenceMs: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const roundAtMs = START_MS + round * intervalMs;
     clock.advanceTo(roundAtMs);
     hooks.atRound?.(round, roundAtMs);
-    let pending = sessions.length;
+    let pending = sessions.length * 2;
     let progress = 0;
+    const roundReal: { realMs: number; simMs: number }[] = [];
+    const roundReference: number[] = [];
+    const settle = () => {
+      pending--;
+      progress++;
+    };
     for (const session of sessions) {
       const realStart = performance.now();
       const simStart = clock.now();
       void turn(session).then((ok) => {
-        realMs.push(performance.now() - realStart);
-        simulatedMs.push(clock.now() - simStart);
+        roundReal.push({ realMs: performance.now() - realStart, simMs: clock.now() - simStart });
         if (ok) completed++;
-        pending--;
-        progress++;
+        settle();
       });
+      void reference(session).then(
+        () => {
+          roundReference.push(performance.now() - realStart);
+          settle();
+        },
+        () => settle(),
+      );
     }
     let lastProgress = -1;
     let quietSince = performance.now();
@@ -182,9 +197,15 @@ async function runRounds(
         quietSince = performance.now();
       }
     }
+    const referenceMedian = percentile(roundReference.sort((a, b) => a - b), 50);
+    referenceMs.push(...roundReference);
+    for (const { realMs, simMs } of roundReal) {
+      addedMs.push(realMs - referenceMedian + simMs);
+      simulatedMs.push(simMs);
+    }
     if (hooks.paceMs > 0) await new Promise((resolve) => setTimeout(resolve, hooks.paceMs));
   }
-  return { completed, realMs, simulatedMs };
+  return { completed, addedMs, simulatedMs, referenceMs };
 }
 
 async function drain(iterable: AsyncIterable<unknown>): Promise<void> {
@@ -215,14 +236,10 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
   const body = (model: string) => ({ model, input: 'Summarize the last build log.' });
 
   try {
-    // Baseline: the same rounds of direct HTTP turns, no WebSocket at all.
-    const baselineClock = new ManualClock(START_MS);
-    const baseline = await runRounds(baselineClock, 20, intervalMs, sessions, async (session) => {
-      await drain(streamHttp({ url: upstream.httpUrl, token: TOKEN, body: body(session.model), protocol: openAIResponses, firstEventTimeoutMs: 60_000, idleTimeoutMs: 60_000 }));
-      return true;
-    }, { paceMs: 0 });
-    // The first round opens the HTTP connections: leave it out of the baseline.
-    const baselineTurnMs = percentile(baseline.realMs.slice(sessions.length).sort((a, b) => a - b), 50);
+    // The reference: a direct HTTP turn, no WebSocket, no chart, run beside every turn.
+    const reference = (session: { id: string; model: string }) =>
+      drain(streamHttp({ url: upstream.httpUrl, token: TOKEN, body: body(session.model), protocol: openAIResponses, firstEventTimeoutMs: 60_000, idleTimeoutMs: 60_000 }));
+    const referenceMs: number[] = [];
 
     const runPolicy = async (policy: 'resilient-stream' | 'naive'): Promise<{ figures: PolicyFigures; manager?: SessionManager }> => {
       upstream.heal();
@@ -292,9 +309,10 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
       }
 
       progress(`running ${policy}: ${sessions.length} sessions × ${rounds} turns, ${options.hours} simulated h, upgrade of ${FAILING_MODEL} fails with ${options.failure}`);
-      const result = await runRounds(clock, rounds, intervalMs, sessions, turn, { atRound, paceMs: options.paceMs });
+      const result = await runRounds(clock, rounds, intervalMs, sessions, turn, reference, { atRound, paceMs: options.paceMs });
+      referenceMs.push(...result.referenceMs);
       await close();
-      const sorted = result.realMs.map((ms, i) => ms - baselineTurnMs + result.simulatedMs[i]!).sort((a, b) => a - b);
+      const sorted = [...result.addedMs].sort((a, b) => a - b);
       const waited = [...result.simulatedMs].sort((a, b) => a - b);
       const failingUpgrades = upstream.log.filter((entry) => entry.kind === 'upgrade' && entry.model === FAILING_MODEL);
       const figures: PolicyFigures = {
@@ -318,7 +336,7 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
     const report: DemoReport = {
       options,
       turnsPerPolicy: rounds * sessions.length,
-      baselineTurnMs: round2(baselineTurnMs),
+      baselineTurnMs: round2(percentile(referenceMs.sort((a, b) => a - b), 50)),
       resilient: resilient.figures,
       naive: naive.figures,
       realMs: Math.round(performance.now() - realStart),

@@ -108,7 +108,7 @@ function printReport(report: DemoReport, out: Output): void {
   out.result('');
   out.result(table(rows));
   out.result('');
-  out.result(out.dim(`Added latency: each turn's loopback time minus a direct HTTP turn's median (${report.baselineTurnMs} ms) in the same run, plus the simulated time it waited for a WebSocket.`));
+  out.result(out.dim(`Added latency: each turn's loopback time minus the median of direct HTTP turns started beside it (${report.baselineTurnMs} ms overall), plus the simulated time it waited for a WebSocket.`));
   out.result(out.dim('resilient-stream waits out a growing cooldown before it probes again, so it returns to the WebSocket later than a gateway that retries on every turn: that is the price of not hammering.'));
   out.result('');
   out.result(out.bold('What the operator reads, resilient-stream (first lines):'));

@@ -22,6 +22,9 @@ export const PERMANENT_REFRESH_ERRORS: readonly string[] = [
   'invalid_grant',
   'invalid_client',
   'unauthorized_client',
+  // Local: no credentials file, or one we cannot parse. Retrying will not make one appear.
+  'credentials_missing',
+  'credentials_unreadable',
 ];
 
 /** Classifies a failed refresh: permanent (sign in again) or transient (retry with backoff). */

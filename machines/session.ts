@@ -197,7 +197,10 @@ export function createSessionMachine() {
         const generation = event.type === 'SOCKET.FAILED' || event.type === 'TURN_FAILED' ? event.credentialGeneration : context.credentialGeneration;
         enqueue.sendTo(context.credential, { type: 'REJECTED', session: self, generation } satisfies CredentialEvent);
       }),
-      markTheUpgradeAuthRetried: assign({ upgradeAuthRetried: true }),
+      markTheUpgradeAuthRetried: assign({
+        upgradeAuthRetried: true,
+        lastFailure: ({ context, event }) => (event.type === 'SOCKET.FAILED' ? classify(event.outcome, event.atMs) : context.lastFailure),
+      }),
       stayOnHttpAfterTheRefreshFailed: assign({ httpReason: 'refresh-failed', httpUntilMs: undefined, upgradeAuthRetried: false }),
       openTheTurn: assign(({ event }) => {
         if (event.type !== 'TURN_REQUESTED') return {};

@@ -30,6 +30,14 @@ export type { RedisStoreOptions, RedisScriptClient } from './stores/redis.js';
 export type { CredentialSource } from './auth/credential-source.js';
 export { RefreshError } from './auth/credential-source.js';
 export { staticToken } from './auth/static-token.js';
+export {
+  oauthRefreshSource,
+  fileCredentialStore,
+  memoryCredentialStore,
+  type OAuthRefreshSourceOptions,
+  type FileCredentialStoreOptions,
+  type AuthEvent,
+} from './auth/index.js';
 export type { ProviderProtocol, ProviderEvent } from './transports/provider.js';
 export { openAIResponses } from './transports/openai-responses.js';
 export { TransportError } from './transports/transport-error.js';

@@ -38,6 +38,8 @@ export {
   type FileCredentialStoreOptions,
   type AuthEvent,
 } from './auth/index.js';
+export { startInspector } from './inspector/index.js';
+export type { Inspector, InspectorOptions } from './inspector/index.js';
 export type { ProviderProtocol, ProviderEvent } from './transports/provider.js';
 export { openAIResponses } from './transports/openai-responses.js';
 export { TransportError } from './transports/transport-error.js';

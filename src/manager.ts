@@ -104,7 +104,8 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
 export class SessionManager extends EventEmitter<ManagerEvents> {
   /** The resolved policy, defaults filled in. */
   readonly policy: RuntimePolicy;
-  private readonly clock: Clock;
+  /** Where the manager's time comes from (the system clock unless one was given). */
+  readonly clock: Clock;
   private readonly logger: Logger;
   private readonly instruments: Instruments;
   private readonly observer: TransitionObserver;
@@ -262,7 +263,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   private readonly inspect = (event: InspectionEvent): void => {
     this.observer.inspect(event);
     if (this.inspectors.size === 0) return;
-    const clean = sanitizeInspectionEvent(event, this.secrets());
+    const clean = sanitizeInspectionEvent(event, this.redactionSecrets());
     for (const inspector of this.inspectors) {
       try {
         inspector(clean);
@@ -272,7 +273,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     }
   };
 
-  private secrets(): string[] {
+  /** The tokens the credential sources hold, for redaction only (inspectors, logs). @internal */
+  redactionSecrets(): string[] {
     const secrets: string[] = [];
     for (const entry of new Set(this.credentials.values())) secrets.push(...entry.runtime.knownTokens());
     return secrets;
@@ -320,6 +322,13 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
             publishHealth: (_, report) => {
               store.publishHealth(report).catch((error: unknown) => {
                 this.logger.warn({ endpointKey: key, err: String(error) }, `could not publish the health of ${key} to the shared store`);
+              });
+            },
+            // Give the store's lease back so the fleet does not wait it out; a store without releaseProbe lets it expire.
+            releaseSharedProbe: (_, release) => {
+              if (release.leaseUntilMs === undefined || typeof store.releaseProbe !== 'function') return;
+              store.releaseProbe(release.endpointKey, release.atMs, release.leaseUntilMs).catch((error: unknown) => {
+                this.logger.warn({ endpointKey: key, err: String(error) }, `could not release the probe of ${key} in the shared store`);
               });
             },
           }

@@ -62,7 +62,7 @@ export async function demoCommand(argv: readonly string[], out: Output): Promise
       ? {
           onManager: async (manager) => {
             const { startInspector } = await import('../../inspector/index.js');
-            const inspector = await startInspector(manager);
+            const inspector = await startInspector(manager, { keepAlive: true });
             stopInspector = () => inspector.close();
             out.progress(out.bold(`inspector: ${inspector.url}`));
           },

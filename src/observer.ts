@@ -130,7 +130,9 @@ export class TransitionObserver {
         { ...base, failureClass: 'unsupported', code: context.lastFailure?.code, nextProbeAtMs: untilMs },
         `WebSocket refused by ${context.endpointKey} (${context.lastFailure?.summary ?? 'unsupported'}); HTTP latched for ${humanDuration(untilMs - atMs)}`,
       );
-    } else if (to.startsWith('healthy') && !from.startsWith('healthy')) {
+    } else if (to === 'healthy.stable') {
+      // Only a socket that stayed up minUptimeMs proves recovery: a flapping endpoint opens
+      // and dies at once, and must not print "works again" every cycle.
       if (watched.unhealthySinceMs !== undefined) {
         const downForMs = atMs - watched.unhealthySinceMs;
         this.logger.info({ ...base, downForMs }, `WebSocket to ${context.endpointKey} works again after ${humanDuration(downForMs)}${alsoSuppressed}`);

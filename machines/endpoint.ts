@@ -32,18 +32,42 @@ export type EndpointReply =
   | { readonly type: 'ENDPOINT.GRANTED' }
   | { readonly type: 'ENDPOINT.DENIED'; readonly untilMs: number; readonly reason: DenyReason };
 
-/** What the shared store answered to a probe claim (multi-process gateways). */
+/**
+ * What the shared store answered to a probe claim (multi-process gateways).
+ *
+ * `consecutiveFailures` is the fleet's failure streak: the highest count any process reported
+ * since the endpoint was last reported healthy (within the store's failure memory). Optional,
+ * so a store that does not track it still works; the chart then backs off on its own count.
+ * Whether granted or not, the chart continues from `max(own count, fleet count)`, so the next
+ * cooldown after a failed probe grows from the fleet's streak, whichever process probes.
+ */
 export type ProbeClaim =
-  | { readonly granted: true }
-  | { readonly granted: false; readonly untilMs: number; readonly reason: DenyReason };
+  | { readonly granted: true; readonly consecutiveFailures?: number }
+  | { readonly granted: false; readonly untilMs: number; readonly reason: DenyReason; readonly consecutiveFailures?: number };
 
 /** What the endpoint tells a shared store when its health changes (gateway fleets). */
 export interface HealthReport {
   readonly endpointKey: string;
   readonly status: 'cooling-down' | 'unsupported' | 'healthy';
+  /** When the report was made, in ms on the manager's clock: the failure's or the success's `atMs`. */
+  readonly atMs: number;
   /** End of the cooldown or latch, in ms on the manager's clock; undefined when healthy. */
   readonly untilMs: number | undefined;
+  /** The reporting process's failure streak (after counting this failure). A store keeps the highest one until a `healthy` report. */
   readonly consecutiveFailures: number;
+}
+
+/** What the chart hands its `releaseSharedProbe` action when it gives a probe back without a report (gateway fleets). */
+export interface SharedProbeRelease {
+  readonly endpointKey: string;
+  /** When the probe was given back: the event's `atMs`, or the lease's end when the chart's own lease timer gave it back. */
+  readonly atMs: number;
+  /**
+   * End of the lease the store granted this process (the claim's `atMs + leaseMs`): it names the
+   * lease, so a store only releases that one and never a lease another process took since.
+   * Undefined when the chart holds no shared lease (no store): nothing to release.
+   */
+  readonly leaseUntilMs: number | undefined;
 }
 
 /** Events the endpoint chart accepts. Every event that moves time carries `atMs`. */
@@ -88,6 +112,8 @@ export interface EndpointContext {
   readonly lastFailure: Failure | undefined;
   /** The session holding the half-open probe, if any. */
   readonly probeHolder: string | undefined;
+  /** End of the probe lease the shared store granted this process (claim `atMs + leaseMs`), while its probe is out. */
+  readonly sharedLeaseUntilMs: number | undefined;
   /** A session waiting for the shared store to answer its probe claim. */
   readonly pendingProbe: { readonly sessionId: string; readonly session: AnyActorRef; readonly atMs: number } | undefined;
   readonly jitterSeed: number;
@@ -105,13 +131,34 @@ export const PROBE_HISTORY_LENGTH = 32;
 /** Extra time a probe lease lasts beyond the upgrade timeout, so a slow report is not mistaken for a lost one. */
 const PROBE_LEASE_MARGIN_MS = 2_000;
 
-function healthReport(context: EndpointContext, status: HealthReport['status']): HealthReport {
+/** `atMs` of an event that carries one (every event but STOP and the chart's own timers). */
+function atMsOf(event: { readonly type: string }): number | undefined {
+  return 'atMs' in event && typeof event.atMs === 'number' ? event.atMs : undefined;
+}
+
+function healthReport(context: EndpointContext, event: { readonly type: string }, status: HealthReport['status']): HealthReport {
   return {
     endpointKey: context.endpointKey,
     status,
+    atMs: atMsOf(event) ?? context.cooldownStartedAtMs ?? 0,
     untilMs: status === 'healthy' ? undefined : context.cooldownUntilMs,
     consecutiveFailures: context.consecutiveFailures,
   };
+}
+
+function sharedProbeRelease(context: EndpointContext, event: { readonly type: string }): SharedProbeRelease {
+  const leaseUntilMs = context.sharedLeaseUntilMs;
+  return { endpointKey: context.endpointKey, atMs: atMsOf(event) ?? leaseUntilMs ?? 0, leaseUntilMs };
+}
+
+/** The fleet's failure streak a claim carried; anything that is not a count ≥ 0 counts as none. */
+function fleetFailuresOf(claim: ProbeClaim): number {
+  const count = claim.consecutiveFailures;
+  return typeof count === 'number' && Number.isFinite(count) && count > 0 ? Math.floor(count) : 0;
+}
+
+function probeLeaseMs(policy: Policy): number {
+  return policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS;
 }
 
 function remember(history: readonly ProbeRecord[], record: ProbeRecord): readonly ProbeRecord[] {
@@ -123,9 +170,10 @@ function remember(history: readonly ProbeRecord[], record: ProbeRecord): readonl
 type FailureEvent = Extract<EndpointEvent, { type: 'UPGRADE_FAILED' | 'CONNECTION_LOST' }>;
 
 /**
- * Builds the endpoint health chart. `claimProbe` (multi-process stores) and
- * `publishHealth` (tell the store about a cooldown or recovery) are the only effects; their
- * defaults here grant every claim and publish nothing, and `src/` provides real ones.
+ * Builds the endpoint health chart. `claimProbe` (multi-process stores), `publishHealth`
+ * (tell the store about a cooldown or recovery) and `releaseSharedProbe` (give a probe lease
+ * back to the store without a report) are the only effects; their defaults here grant every
+ * claim and publish or release nothing, and `src/` provides real ones when a store is given.
  */
 export function createEndpointMachine() {
   return setup({
@@ -141,6 +189,7 @@ export function createEndpointMachine() {
     },
     actions: {
       publishHealth: (_, _params: HealthReport) => {},
+      releaseSharedProbe: (_, _params: SharedProbeRelease) => {},
       grantTheProbe: enqueueActions(({ enqueue, event, context }) => {
         if (event.type !== 'PROBE_REQUESTED') return;
         enqueue.sendTo(event.session, { type: 'ENDPOINT.GRANTED' } satisfies EndpointReply);
@@ -179,6 +228,7 @@ export function createEndpointMachine() {
           cooldownUntilMs: failureEvent.atMs + delayMs,
           lastFailure: failureEvent.failure,
           probeHolder: undefined,
+          sharedLeaseUntilMs: undefined,
           history: remember(context.history, {
             atMs: failureEvent.atMs,
             sessionId: failureEvent.sessionId,
@@ -194,6 +244,7 @@ export function createEndpointMachine() {
           cooldownUntilMs: failureEvent.atMs + context.policy.unsupportedTtlMs,
           lastFailure: failureEvent.failure,
           probeHolder: undefined,
+          sharedLeaseUntilMs: undefined,
           history: remember(context.history, {
             atMs: failureEvent.atMs,
             sessionId: failureEvent.sessionId,
@@ -206,6 +257,7 @@ export function createEndpointMachine() {
         if (event.type !== 'UPGRADE_SUCCEEDED') return {};
         return {
           probeHolder: undefined,
+          sharedLeaseUntilMs: undefined,
           cooldownStartedAtMs: undefined,
           cooldownUntilMs: undefined,
           history: remember(context.history, { atMs: event.atMs, sessionId: event.sessionId, result: 'succeeded' }),
@@ -213,6 +265,7 @@ export function createEndpointMachine() {
       }),
       releaseTheProbe: assign(({ context, event }) => ({
         probeHolder: undefined,
+        sharedLeaseUntilMs: undefined,
         history:
           'sessionId' in event && 'atMs' in event
             ? remember(context.history, { atMs: event.atMs, sessionId: event.sessionId, result: 'released' })
@@ -225,6 +278,7 @@ export function createEndpointMachine() {
         cooldownStartedAtMs: undefined,
         cooldownUntilMs: undefined,
         probeHolder: undefined,
+        sharedLeaseUntilMs: undefined,
         pendingProbe: undefined,
       }),
     },
@@ -243,7 +297,7 @@ export function createEndpointMachine() {
     },
     delays: {
       cooldownDelay: ({ context }) => Math.max(0, (context.cooldownUntilMs ?? 0) - (context.cooldownStartedAtMs ?? 0)),
-      probeLeaseDelay: ({ context }) => context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS,
+      probeLeaseDelay: ({ context }) => probeLeaseMs(context.policy),
       minUptimeDelay: ({ context }) => context.policy.minUptimeMs,
     },
   }).createMachine({
@@ -257,6 +311,7 @@ export function createEndpointMachine() {
       cooldownUntilMs: undefined,
       lastFailure: undefined,
       probeHolder: undefined,
+      sharedLeaseUntilMs: undefined,
       pendingProbe: undefined,
       jitterSeed: input.jitterSeed,
       suppressedFailures: 0,
@@ -273,13 +328,17 @@ export function createEndpointMachine() {
         description: 'Half-open: nothing is known to work. Exactly one session may try the upgrade; the others use HTTP.',
         initial: 'awaitingProbe',
         on: {
-          UPGRADE_SUCCEEDED: { target: 'healthy', actions: ['recordTheSuccess', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'healthy') }] },
+          UPGRADE_SUCCEEDED: { target: 'healthy', actions: ['recordTheSuccess', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'healthy') }] },
           UPGRADE_FAILED: [
-            { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: ['latchHttp', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'unsupported') }] },
-            { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'cooling-down') }] },
-            { guard: 'theReporterHoldsTheProbe', target: '.awaitingProbe', actions: 'releaseTheProbe' },
+            { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: ['latchHttp', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'unsupported') }] },
+            { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'cooling-down') }] },
+            {
+              guard: 'theReporterHoldsTheProbe',
+              target: '.awaitingProbe',
+              actions: [{ type: 'releaseSharedProbe', params: ({ context, event }) => sharedProbeRelease(context, event) }, 'releaseTheProbe'],
+            },
           ],
-          CONNECTION_LOST: { guard: 'theSocketDiedYoungOfAnEndpointFault', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'cooling-down') }] },
+          CONNECTION_LOST: { guard: 'theSocketDiedYoungOfAnEndpointFault', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'cooling-down') }] },
         },
         states: {
           awaitingProbe: {
@@ -299,18 +358,21 @@ export function createEndpointMachine() {
               input: ({ context }) => ({
                 endpointKey: context.endpointKey,
                 atMs: context.pendingProbe?.atMs ?? 0,
-                leaseMs: context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS,
+                leaseMs: probeLeaseMs(context.policy),
               }),
               onDone: [
                 {
                   guard: 'theStoreGrantedTheProbe',
                   target: 'probeInFlight',
-                  actions: enqueueActions(({ enqueue, context }) => {
+                  actions: enqueueActions(({ enqueue, context, event }) => {
                     const pending = context.pendingProbe;
                     if (!pending) return;
                     enqueue.sendTo(pending.session, { type: 'ENDPOINT.GRANTED' } satisfies EndpointReply);
                     enqueue.assign({
+                      // Back off from the fleet's streak: if this probe fails, the next window grows from it.
+                      consecutiveFailures: Math.max(context.consecutiveFailures, fleetFailuresOf(event.output)),
                       probeHolder: pending.sessionId,
+                      sharedLeaseUntilMs: pending.atMs + probeLeaseMs(context.policy),
                       pendingProbe: undefined,
                       probesGranted: context.probesGranted + 1,
                       history: remember(context.history, { atMs: pending.atMs, sessionId: pending.sessionId, result: 'granted' }),
@@ -324,7 +386,12 @@ export function createEndpointMachine() {
                     const pending = context.pendingProbe;
                     if (claim.granted || !pending) return;
                     enqueue.sendTo(pending.session, { type: 'ENDPOINT.DENIED', untilMs: claim.untilMs, reason: claim.reason } satisfies EndpointReply);
-                    enqueue.assign({ pendingProbe: undefined, cooldownStartedAtMs: pending.atMs, cooldownUntilMs: Math.max(claim.untilMs, pending.atMs) });
+                    enqueue.assign({
+                      consecutiveFailures: Math.max(context.consecutiveFailures, fleetFailuresOf(claim)),
+                      pendingProbe: undefined,
+                      cooldownStartedAtMs: pending.atMs,
+                      cooldownUntilMs: Math.max(claim.untilMs, pending.atMs),
+                    });
                   }),
                 },
               ],
@@ -357,10 +424,19 @@ export function createEndpointMachine() {
           },
           probeInFlight: {
             description: 'One session is trying the upgrade; everyone else stays on HTTP until it reports.',
-            after: { probeLeaseDelay: { target: 'awaitingProbe', actions: 'releaseTheProbe' } },
+            after: {
+              probeLeaseDelay: {
+                target: 'awaitingProbe',
+                actions: [{ type: 'releaseSharedProbe', params: ({ context, event }) => sharedProbeRelease(context, event) }, 'releaseTheProbe'],
+              },
+            },
             on: {
               PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'probe-in-flight' } } },
-              PROBE_RELEASED: { guard: 'theReporterHoldsTheProbe', target: 'awaitingProbe', actions: 'releaseTheProbe' },
+              PROBE_RELEASED: {
+                guard: 'theReporterHoldsTheProbe',
+                target: 'awaitingProbe',
+                actions: [{ type: 'releaseSharedProbe', params: ({ context, event }) => sharedProbeRelease(context, event) }, 'releaseTheProbe'],
+              },
             },
           },
         },
@@ -371,10 +447,10 @@ export function createEndpointMachine() {
         on: {
           PROBE_REQUESTED: { actions: 'grantTheUpgrade' },
           UPGRADE_FAILED: [
-            { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: ['latchHttp', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'unsupported') }] },
-            { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'cooling-down') }] },
+            { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: ['latchHttp', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'unsupported') }] },
+            { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'cooling-down') }] },
           ],
-          CONNECTION_LOST: { guard: 'theSocketDiedYoungOfAnEndpointFault', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context }) => healthReport(context, 'cooling-down') }] },
+          CONNECTION_LOST: { guard: 'theSocketDiedYoungOfAnEndpointFault', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'cooling-down') }] },
         },
         states: {
           settling: {

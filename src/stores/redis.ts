@@ -7,16 +7,17 @@
  * `keyPrefix + endpointKey`, with the fields
  * - `lease`: end of the probe lease, in the caller's ms since the epoch;
  * - `cooldown`: end of the published cooldown or latch, same clock;
- * - `status`: the last published status (`cooling-down` or `unsupported`).
+ * - `status`: status of the report that set `cooldown` (`cooling-down` or `unsupported`);
+ * - `failures`: the highest failure streak reported since the last `healthy`;
+ * - `failuresUntil`: end of the failure memory (`failureMemoryMs` after the last window's end).
  * Every write leaves a PX expiry on the hash, so a fleet that dies leaves nothing behind.
  * Times are compared as the callers send them; the fleet's hosts share a clock (NTP).
  */
 
 import { createHash } from 'node:crypto';
 import type { HealthReport, ProbeClaim } from '../../machines/endpoint.js';
-import type { Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
-import type { CoordinationStore } from './store.js';
+import { DEFAULT_FAILURE_MEMORY_MS, failureMemoryUntilMs, type CoordinationStore } from './store.js';
 
 /**
  * The part of a Redis client the store uses. `ioredis` (`new Redis(url)`) fits as is; a
@@ -44,11 +45,12 @@ export interface RedisStoreOptions {
    */
   readonly keyPrefix?: string;
   /**
-   * Where the store reads "now" to turn a cooldown's end into a key expiry (health reports
-   * carry the end of a window, not the time they were made). Pass the manager's clock.
-   * Default: the system clock (`Date.now()`).
+   * How long the fleet's failure streak is remembered after the end of the last reported window
+   * (or after the report, for a window that already ended), in ms, so the next cooldown grows
+   * from the fleet's streak whichever process probes. Give it at least twice the policy's
+   * `cooldown.maxMs`. Default 21 600 000 (6 h).
    */
-  readonly clock?: Pick<Clock, 'now'>;
+  readonly failureMemoryMs?: number;
   /**
    * Added to every key expiry, in ms, so a process whose clock lags the others by up to
    * this much still finds a lease or cooldown it has not seen end yet. Expiry is only
@@ -57,7 +59,7 @@ export interface RedisStoreOptions {
   readonly clockSkewMarginMs?: number;
   /**
    * A call that Redis has not answered after this many ms is rejected (the chart then
-   * waits a lease; see docs/stores.md). Real time, not the `clock`. `0` disables the bound
+   * waits a lease; see docs/stores.md). Real time, not the callers' `atMs`. `0` disables the bound
    * and leaves it to the client's own timeouts. Default 1 000.
    */
   readonly timeoutMs?: number;
@@ -72,43 +74,57 @@ const DEFAULT_TIMEOUT_MS = 1_000;
 
 /**
  * KEYS[1] endpoint hash; ARGV[1] atMs; ARGV[2] lease end (atMs + leaseMs); ARGV[3] lease PX.
- * Replies `{1}` (granted) or `{0, untilMs, reason}`. Times travel as strings both ways so
- * epoch-sized and fractional values round-trip exactly (Lua prints numbers with 14 digits).
+ * Replies `{1, failures}` (granted) or `{0, untilMs, reason, failures}`, where `failures` is
+ * the fleet's streak still remembered at atMs (`'0'` when none). Times travel as strings both
+ * ways so epoch-sized and fractional values round-trip exactly (Lua prints numbers with 14
+ * digits); the script only compares them, never computes one.
  */
 export const CLAIM_PROBE_SCRIPT = `
 local at = tonumber(ARGV[1])
-local entry = redis.call('HMGET', KEYS[1], 'cooldown', 'status', 'lease')
-local cooldown, status, lease = entry[1], entry[2], entry[3]
+local entry = redis.call('HMGET', KEYS[1], 'cooldown', 'status', 'lease', 'failures', 'failuresUntil')
+local cooldown, status, lease, failures, failuresUntil = entry[1], entry[2], entry[3], entry[4], entry[5]
+local streak = '0'
+if failures and failuresUntil and tonumber(failuresUntil) > at then streak = failures end
 if cooldown and tonumber(cooldown) > at then
-  if status == 'unsupported' then return {0, cooldown, 'unsupported'} end
-  return {0, cooldown, 'cooling-down'}
+  if status == 'unsupported' then return {0, cooldown, 'unsupported', streak} end
+  return {0, cooldown, 'cooling-down', streak}
 end
 if lease and tonumber(lease) > at then
-  return {0, lease, 'probe-in-flight'}
+  return {0, lease, 'probe-in-flight', streak}
 end
 redis.call('HSET', KEYS[1], 'lease', ARGV[2])
 local px = tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[1]) < px then redis.call('PEXPIRE', KEYS[1], px) end
-return {1}
+return {1, streak}
 `;
 
 /**
- * KEYS[1] endpoint hash; ARGV[1] status; ARGV[2] end of the window; ARGV[3] its remaining
- * time in ms plus the skew margin (may be ≤ 0 when the window already ended).
- * `healthy` deletes the hash; otherwise the cooldown only grows, the status is replaced and
- * the lease is cleared. The expiry only ever grows too, and a hash is never left without one.
+ * KEYS[1] endpoint hash; ARGV[1] status; ARGV[2] end of the window; ARGV[3] atMs of the
+ * report; ARGV[4] the reporter's failure streak; ARGV[5] end of the failure memory the report
+ * opens; ARGV[6] PX: from atMs to that end, plus the skew margin.
+ * `healthy` deletes the hash (cooldown, lease and streak). Otherwise: the cooldown only grows
+ * and the status follows the report that set its end; the streak only grows while remembered
+ * (a forgotten one is replaced), and its memory only lengthens; the lease is cleared. The
+ * expiry only ever grows too, and a hash is never left without one.
  */
 export const PUBLISH_HEALTH_SCRIPT = `
 if ARGV[1] == 'healthy' then
   redis.call('DEL', KEYS[1])
   return 1
 end
-local cooldown = ARGV[2]
-local current = redis.call('HGET', KEYS[1], 'cooldown')
-if current and tonumber(current) > tonumber(cooldown) then cooldown = current end
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'cooldown', cooldown)
+local entry = redis.call('HMGET', KEYS[1], 'cooldown', 'failures', 'failuresUntil')
+local cooldown, failures, failuresUntil = entry[1], entry[2], entry[3]
+if not cooldown or tonumber(ARGV[2]) > tonumber(cooldown) then
+  redis.call('HSET', KEYS[1], 'cooldown', ARGV[2], 'status', ARGV[1])
+end
+if failures and failuresUntil and tonumber(failuresUntil) > tonumber(ARGV[3]) then
+  if tonumber(ARGV[4]) > tonumber(failures) then redis.call('HSET', KEYS[1], 'failures', ARGV[4]) end
+  if tonumber(ARGV[5]) > tonumber(failuresUntil) then redis.call('HSET', KEYS[1], 'failuresUntil', ARGV[5]) end
+else
+  redis.call('HSET', KEYS[1], 'failures', ARGV[4], 'failuresUntil', ARGV[5])
+end
 redis.call('HDEL', KEYS[1], 'lease')
-local px = tonumber(ARGV[3])
+local px = tonumber(ARGV[6])
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl < 0 then
   redis.call('PEXPIRE', KEYS[1], math.max(px, 1))
@@ -116,6 +132,20 @@ elseif px > pttl then
   redis.call('PEXPIRE', KEYS[1], px)
 end
 return 1
+`;
+
+/**
+ * KEYS[1] endpoint hash; ARGV[1] atMs of the release; ARGV[2] end of the lease given back.
+ * Deletes the lease only if it is that one (a lease taken since by another process stays).
+ * Replies 1 when released, 0 otherwise. Touches no expiry.
+ */
+export const RELEASE_PROBE_SCRIPT = `
+local lease = redis.call('HGET', KEYS[1], 'lease')
+if lease and tonumber(lease) == tonumber(ARGV[2]) then
+  redis.call('HDEL', KEYS[1], 'lease')
+  return 1
+end
+return 0
 `;
 
 interface Script {
@@ -129,6 +159,7 @@ function script(source: string): Script {
 
 const claimProbeScript = script(CLAIM_PROBE_SCRIPT);
 const publishHealthScript = script(PUBLISH_HEALTH_SCRIPT);
+const releaseProbeScript = script(RELEASE_PROBE_SCRIPT);
 
 function isNoScript(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
@@ -159,13 +190,19 @@ function bounded<T>(promise: Promise<T>, timeoutMs: number, what: string): Promi
   });
 }
 
+/** The fleet's streak in a claim reply, as the optional claim field (absent when none or unreadable). */
+function streakOf(value: unknown): { consecutiveFailures?: number } {
+  const count = Number(value);
+  return Number.isFinite(count) && count > 0 ? { consecutiveFailures: count } : {};
+}
+
 function parseClaim(reply: unknown): ProbeClaim {
   if (Array.isArray(reply)) {
-    const [granted, untilMs, reason] = reply as unknown[];
-    if (Number(granted) === 1) return { granted: true };
+    const [granted, untilMs, reason, failures] = reply as unknown[];
+    if (Number(granted) === 1) return { granted: true, ...streakOf(untilMs) };
     const until = Number(untilMs);
     if (Number(granted) === 0 && Number.isFinite(until) && (reason === 'cooling-down' || reason === 'unsupported' || reason === 'probe-in-flight')) {
-      return { granted: false, untilMs: until, reason };
+      return { granted: false, untilMs: until, reason, ...streakOf(failures) };
     }
   }
   throw new Error(`redisStore: unexpected reply to the claim script: ${JSON.stringify(reply)}`);
@@ -178,9 +215,13 @@ function parseClaim(reply: unknown): ProbeClaim {
  * Semantics (exactly those of `memoryStore()`, atomic, one EVALSHA/EVAL per call):
  * - `claimProbe(key, atMs, leaseMs)` refuses while a published cooldown runs (its end, reason
  *   `cooling-down` or `unsupported`), refuses while another lease runs (its end, reason
- *   `probe-in-flight`), else takes the lease until `atMs + leaseMs` and grants;
- * - `publishHealth(report)`: a cooldown only grows (max of the stored and the reported end),
- *   `healthy` clears it, and any report clears the lease.
+ *   `probe-in-flight`), else takes the lease until `atMs + leaseMs` and grants; every answer
+ *   carries the fleet's failure streak (`consecutiveFailures`) while it is remembered;
+ * - `publishHealth(report)`: a cooldown only grows (max of the stored and the reported end) and
+ *   its reason is the status of the report that set that end; the streak is the highest one
+ *   reported, remembered `failureMemoryMs` past the window's end; `healthy` clears everything,
+ *   and any report clears the lease;
+ * - `releaseProbe(key, atMs, leaseUntilMs)` clears the lease if it is the one ending at `leaseUntilMs`.
  *
  * Every promise rejects when Redis fails or does not answer within `timeoutMs`; the endpoint
  * chart treats a failed claim as "wait a lease", so an outage denies probes rather than
@@ -198,7 +239,8 @@ export function redisStore(options: RedisStoreOptions): CoordinationStore {
   }
   const keyPrefix = options.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX;
   if (typeof keyPrefix !== 'string') throw new ConfigError('store.keyPrefix', 'expected a string');
-  const clock = options.clock ?? { now: () => Date.now() };
+  const failureMemoryMs = options.failureMemoryMs ?? DEFAULT_FAILURE_MEMORY_MS;
+  if (!Number.isFinite(failureMemoryMs) || failureMemoryMs < 0) throw new ConfigError('store.failureMemoryMs', 'expected a finite number of ms ≥ 0');
   const margin = options.clockSkewMarginMs ?? DEFAULT_CLOCK_SKEW_MARGIN_MS;
   if (!Number.isFinite(margin) || margin < 0) throw new ConfigError('store.clockSkewMarginMs', 'expected a finite number of ms ≥ 0');
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -227,10 +269,26 @@ export function redisStore(options: RedisStoreOptions): CoordinationStore {
       if (report.status !== 'healthy' && report.status !== 'cooling-down' && report.status !== 'unsupported') {
         throw new RangeError(`redisStore: unknown health status ${JSON.stringify(report.status)}`);
       }
+      finite('atMs', report.atMs);
       const untilMs = report.status === 'healthy' ? 0 : (report.untilMs ?? 0);
       finite('untilMs', untilMs);
-      const px = Math.ceil(untilMs - clock.now() + margin);
-      await bounded(run(publishHealthScript, keyPrefix + report.endpointKey, [report.status, String(untilMs), String(px)]), timeoutMs, `publishHealth(${report.endpointKey})`);
+      const failures = report.consecutiveFailures;
+      if (!Number.isInteger(failures) || failures < 0) {
+        throw new RangeError(`redisStore: consecutiveFailures must be an integer ≥ 0, got ${String(failures)}`);
+      }
+      // The report says when it was made: the expiry is measured from it, no clock needed.
+      const memoryUntilMs = failureMemoryUntilMs({ ...report, untilMs }, failureMemoryMs);
+      const px = Math.ceil(memoryUntilMs - report.atMs + margin);
+      await bounded(
+        run(publishHealthScript, keyPrefix + report.endpointKey, [report.status, String(untilMs), String(report.atMs), String(failures), String(memoryUntilMs), String(px)]),
+        timeoutMs,
+        `publishHealth(${report.endpointKey})`,
+      );
+    },
+    async releaseProbe(endpointKey, atMs, leaseUntilMs): Promise<void> {
+      finite('atMs', atMs);
+      finite('leaseUntilMs', leaseUntilMs);
+      await bounded(run(releaseProbeScript, keyPrefix + endpointKey, [String(atMs), String(leaseUntilMs)]), timeoutMs, `releaseProbe(${endpointKey})`);
     },
     async close(): Promise<void> {
       await options.closeClient?.();

@@ -2,14 +2,18 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimulatedClock, createActor, fromCallback, fromPromise, type Actor, type AnyActorRef } from 'xstate';
 import {
+  cooldownFloorMs,
   createEndpointMachine,
   DEFAULT_POLICY,
+  nominalCooldownMs,
   type EndpointReply,
   type Failure,
   type HealthReport,
   type Policy,
   type ProbeClaim,
+  type SharedProbeRelease,
 } from '../../machines/index.js';
+import { memoryStore } from '../../src/stores/memory.js';
 import { redisStore, type RedisScriptClient } from '../../src/stores/redis.js';
 import type { CoordinationStore } from '../../src/stores/store.js';
 import { skipRedisSuites, startRedisServer, type RedisServer } from '../support/redis-server.js';
@@ -18,7 +22,8 @@ import { skipRedisSuites, startRedisServer, type RedisServer } from '../support/
  * A gateway fleet on one real Redis: each simulated process has its own endpoint chart, its
  * own SimulatedClock (all kept in step) and its own Redis connection. Sessions ask for the
  * probe every simulated second; every upgrade fails with a 500. Across the fleet the
- * endpoint must be probed at most once per cooldown window.
+ * endpoint must be probed at most once per cooldown window, and the windows must grow with
+ * the fleet's failure streak as they would in a single process.
  */
 
 const ENDPOINT = 'openai/gpt-5.4/wss://api.example/v1/responses/acct-1';
@@ -35,6 +40,8 @@ interface Window {
   readonly process: number;
   readonly fromMs: number;
   readonly untilMs: number;
+  /** The failing process's streak after this failure. */
+  readonly consecutiveFailures: number;
 }
 
 interface Denial {
@@ -64,9 +71,17 @@ interface FleetOptions {
   readonly sessionsPerProcess: number;
   readonly policy: Policy;
   /** One store per process (its own connection), or undefined for charts that decide alone. */
-  readonly storeFor: ((clock: SimulatedClock) => CoordinationStore) | undefined;
-  /** Simulated time after a grant at which the upgrade reports its 500. */
+  readonly storeFor: (() => CoordinationStore) | undefined;
+  /** Simulated time after a grant at which the upgrade reports its 500 (or gives the probe back). */
   readonly failAfterMs: (grantIndex: number) => number;
+  /** Grants whose session gives the probe back (PROBE_RELEASED, e.g. the turn was aborted) instead of failing. */
+  readonly releases?: (grantIndex: number) => boolean;
+}
+
+/** A probe given back without a report. */
+interface Release {
+  readonly process: number;
+  readonly atMs: number;
 }
 
 /** Builds a fleet and drives it; everything observable is recorded. */
@@ -75,15 +90,17 @@ function createFleet(options: FleetOptions) {
   const windows: Window[] = [];
   const denials: Denial[] = [];
   const reports: HealthReport[] = [];
+  const releases: Release[] = [];
+  const storeReleases: SharedProbeRelease[] = [];
   const publishErrors: unknown[] = [];
   const inFlight = new Set<Promise<unknown>>();
-  const dueFailures: { process: number; sessionId: string; atMs: number }[] = [];
+  const dueFailures: { process: number; sessionId: string; atMs: number; release: boolean }[] = [];
   const processes: Process[] = [];
 
   for (let p = 0; p < options.processes; p += 1) {
     const clock = new SimulatedClock();
     clock.set(START);
-    const store = options.storeFor?.(clock);
+    const store = options.storeFor?.();
     const track = <T>(promise: Promise<T>): Promise<T> => {
       inFlight.add(promise);
       void promise.then(
@@ -105,6 +122,12 @@ function createFleet(options: FleetOptions) {
               // As the manager does: fire and forget, log (here: record) a failure.
               track(store.publishHealth(report).catch((error: unknown) => publishErrors.push(error)));
             },
+            releaseSharedProbe: (_, release: SharedProbeRelease) => {
+              // As the manager does: only with a lease to give back and a store that can.
+              if (release.leaseUntilMs === undefined || !store.releaseProbe) return;
+              storeReleases.push(release);
+              track(store.releaseProbe(release.endpointKey, release.atMs, release.leaseUntilMs).catch((error: unknown) => publishErrors.push(error)));
+            },
           },
         })
       : endpointLogic;
@@ -123,7 +146,7 @@ function createFleet(options: FleetOptions) {
             if (reply.type === 'ENDPOINT.GRANTED') {
               grants.push({ process: p, sessionId: id, atMs });
               const delay = options.failAfterMs(grants.length - 1);
-              dueFailures.push({ process: p, sessionId: id, atMs: atMs + delay });
+              dueFailures.push({ process: p, sessionId: id, atMs: atMs + delay, release: options.releases?.(grants.length - 1) ?? false });
               const session = process.sessions.find((candidate) => candidate.id === id);
               if (session) session.busyUntilMs = atMs + delay;
             } else {
@@ -173,9 +196,14 @@ function createFleet(options: FleetOptions) {
       const now = process.clock.now();
       for (const due of dueFailures.filter((failure) => failure.process === process.index && failure.atMs <= now)) {
         dueFailures.splice(dueFailures.indexOf(due), 1);
+        if (due.release) {
+          process.endpoint.send({ type: 'PROBE_RELEASED', sessionId: due.sessionId, atMs: now });
+          releases.push({ process: process.index, atMs: now });
+          continue;
+        }
         process.endpoint.send({ type: 'UPGRADE_FAILED', sessionId: due.sessionId, failure: UPGRADE_500, atMs: now });
         const context = process.endpoint.getSnapshot().context;
-        windows.push({ process: process.index, fromMs: now, untilMs: context.cooldownUntilMs ?? now });
+        windows.push({ process: process.index, fromMs: now, untilMs: context.cooldownUntilMs ?? now, consecutiveFailures: context.consecutiveFailures });
       }
     }
     await settle();
@@ -203,8 +231,43 @@ function createFleet(options: FleetOptions) {
     }
   }
 
-  return { processes, grants, windows, denials, reports, publishErrors, run, settle, stop };
+  return { processes, grants, windows, denials, reports, releases, storeReleases, publishErrors, run, settle, stop };
 }
+
+/** How many cooldown floors, back to back from the first failure, fit in `totalMs`. */
+function floorsThatFit(policy: Policy, totalMs: number): number {
+  let spent = 0;
+  let fit = 0;
+  for (let failures = 1; ; failures += 1) {
+    spent += cooldownFloorMs(policy.cooldown, failures);
+    if (spent > totalMs) return fit;
+    fit += 1;
+  }
+}
+
+/**
+ * The fleet backs off as one process would: the k-th window of the fleet (in time order,
+ * whichever process opened it) lasts at least the floor after k consecutive failures, and the
+ * windows do not shrink before the cap.
+ */
+function expectFleetBackoff(fleet: ReturnType<typeof createFleet>, policy: Policy): void {
+  const windows = [...fleet.windows].sort((a, b) => a.fromMs - b.fromMs);
+  windows.forEach((window, k) => {
+    expect(window.consecutiveFailures, `window ${k + 1} opened by process ${window.process}`).toBe(k + 1);
+    expect(window.untilMs - window.fromMs, `window ${k + 1}`).toBeGreaterThanOrEqual(cooldownFloorMs(policy.cooldown, k + 1));
+    expect(window.untilMs - window.fromMs, `window ${k + 1}`).toBeLessThanOrEqual(nominalCooldownMs(policy.cooldown, k + 1));
+    const next = windows[k + 1];
+    if (next && nominalCooldownMs(policy.cooldown, k + 1) < policy.cooldown.maxMs) {
+      expect(next.untilMs - next.fromMs, `window ${k + 2} after ${k + 1}`).toBeGreaterThanOrEqual(window.untilMs - window.fromMs);
+    }
+  });
+}
+
+const seconds = (windows: readonly Window[]): string =>
+  [...windows]
+    .sort((a, b) => a.fromMs - b.fromMs)
+    .map((window) => Math.round((window.untilMs - window.fromMs) / 1_000))
+    .join(', ');
 
 /**
  * The fleet-wide invariant: no grant falls inside a cooldown window opened by a failed probe
@@ -243,10 +306,10 @@ describe.skipIf(skipRedisSuites)('a gateway fleet sharing one real Redis', () =>
   /** Each process gets its own connection; each fleet its own key prefix. */
   function storesOnRedis(wrap: (client: Redis) => RedisScriptClient = (client) => client) {
     const keyPrefix = `fleet-${(fleets += 1)}:`;
-    return (clock: SimulatedClock) => {
+    return () => {
       const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
       clients.push(client);
-      return redisStore({ client: wrap(client), keyPrefix, clock });
+      return redisStore({ client: wrap(client), keyPrefix });
     };
   }
 
@@ -272,13 +335,75 @@ describe.skipIf(skipRedisSuites)('a gateway fleet sharing one real Redis', () =>
       expect(fleet.publishErrors).toEqual([]);
       const perProcess = fleet.processes.map((process) => process.endpoint.getSnapshot().context.probesGranted);
       expect(perProcess.reduce((a, b) => a + b, 0)).toBe(fleet.grants.length);
+      // Whichever process probes, the windows grow from the fleet's streak.
+      expectFleetBackoff(fleet, DEFAULT_POLICY);
+      expect(new Set(fleet.windows.map((window) => window.process)).size).toBeGreaterThan(1);
+      console.info(`fleet: ${fleet.grants.length} probes in 3 h over ${fleet.windows.length} windows; per process ${perProcess.join('/')}; windows (s): ${seconds(fleet.windows)}`);
+    } finally {
+      fleet.stop();
+    }
+  });
+
+  it('5 processes × 4 sessions, always failing, 24 simulated hours with the default policy: the backoff grows as in one process', async () => {
+    const horizonMs = 24 * 3_600_000;
+    const fleet = createFleet({
+      processes: 5,
+      sessionsPerProcess: 4,
+      policy: DEFAULT_POLICY,
+      storeFor: storesOnRedis(),
+      failAfterMs: (n) => 200 + ((n * 1_307) % 3_300),
+    });
+    try {
+      await fleet.run(horizonMs, 1_000);
+      await fleet.settle();
+      expectOneProbePerWindow(fleet, START + horizonMs);
+      expectFleetBackoff(fleet, DEFAULT_POLICY);
+      expect(fleet.publishErrors).toEqual([]);
+      // One process alone can be probed at most this often in a day (every window at its floor): 65.
+      const singleProcessWorstCase = 1 + floorsThatFit(DEFAULT_POLICY, horizonMs);
+      expect(singleProcessWorstCase).toBe(65);
+      expect(fleet.grants.length).toBeLessThanOrEqual(singleProcessWorstCase);
+      expect(fleet.grants.length).toBeLessThanOrEqual(70);
+      // And it is still probed all day long, once per window.
+      expect(fleet.grants.length).toBeGreaterThanOrEqual(50);
+      const perProcess = fleet.processes.map((process) => process.endpoint.getSnapshot().context.probesGranted);
+      expect(perProcess.filter((count) => count > 0).length).toBeGreaterThan(1);
       console.info(
-        `fleet: ${fleet.grants.length} probes in 3 h over ${fleet.windows.length} windows; per process ${perProcess.join('/')}; ` +
-          `windows (s): ${fleet.windows.map((window) => Math.round((window.untilMs - window.fromMs) / 1_000)).join(', ')}`,
+        `fleet 24 h: ${fleet.grants.length} probes (single-process worst case ${singleProcessWorstCase}); per process ${perProcess.join('/')}; ` +
+          `windows (s): ${seconds(fleet.windows)}`,
       );
     } finally {
       fleet.stop();
     }
+  }, 120_000);
+
+  it('a probe given back (PROBE_RELEASED) is released in Redis: the fleet probes again without waiting out the lease', async () => {
+    const leaseMs = DEFAULT_POLICY.upgradeTimeoutMs + 2_000;
+    const run = async (store: () => CoordinationStore) => {
+      // The first probe is given back after 2 s (its turn was aborted); the next one fails.
+      const fleet = createFleet({ processes: 3, sessionsPerProcess: 2, policy: DEFAULT_POLICY, storeFor: store, failAfterMs: () => 2_000, releases: (n) => n === 0 });
+      try {
+        await fleet.run(60_000, 1_000);
+        await fleet.settle();
+        return { grants: fleet.grants.map((grant) => grant.atMs), released: fleet.releases.map((release) => release.atMs), storeReleases: fleet.storeReleases.length };
+      } finally {
+        fleet.stop();
+      }
+    };
+    const released = await run(storesOnRedis());
+    expect(released.released).toHaveLength(1);
+    expect(released.storeReleases).toBe(1);
+    // The next probe starts on the very next step after the release, not a lease after the first grant.
+    expect(released.grants[1]! - released.released[0]!).toBeLessThanOrEqual(1_000);
+    expect(released.grants[1]! - released.grants[0]!).toBeLessThan(leaseMs);
+    // A store without releaseProbe (a custom one) still works: the fleet waits the lease out.
+    const onRedis = storesOnRedis();
+    const withoutRelease = await run(() => {
+      const { releaseProbe: _drop, ...rest } = onRedis();
+      return rest;
+    });
+    expect(withoutRelease.storeReleases).toBe(0);
+    expect(withoutRelease.grants[1]! - withoutRelease.grants[0]!).toBeGreaterThanOrEqual(leaseMs);
   });
 
   it('3 processes with a compressed policy, many short windows', async () => {
@@ -293,6 +418,7 @@ describe.skipIf(skipRedisSuites)('a gateway fleet sharing one real Redis', () =>
       await fleet.run(horizonMs, 250);
       await fleet.settle();
       expectOneProbePerWindow(fleet, START + horizonMs);
+      expectFleetBackoff(fleet, policy);
       expect(fleet.grants.length).toBeGreaterThanOrEqual(20);
     } finally {
       fleet.stop();
@@ -342,4 +468,23 @@ describe.skipIf(skipRedisSuites)('a gateway fleet sharing one real Redis', () =>
       fleet.stop();
     }
   });
+});
+
+describe('a gateway fleet sharing one memoryStore (several managers in one process)', () => {
+  it('5 processes × 4 sessions, always failing, 24 simulated hours: the same bound and the same growth as on Redis', async () => {
+    const horizonMs = 24 * 3_600_000;
+    const store = memoryStore();
+    const fleet = createFleet({ processes: 5, sessionsPerProcess: 4, policy: DEFAULT_POLICY, storeFor: () => store, failAfterMs: (n) => 200 + ((n * 1_307) % 3_300) });
+    try {
+      await fleet.run(horizonMs, 1_000);
+      await fleet.settle();
+      expectOneProbePerWindow(fleet, START + horizonMs);
+      expectFleetBackoff(fleet, DEFAULT_POLICY);
+      expect(fleet.grants.length).toBeLessThanOrEqual(1 + floorsThatFit(DEFAULT_POLICY, horizonMs));
+      expect(fleet.grants.length).toBeLessThanOrEqual(70);
+      console.info(`memory fleet 24 h: ${fleet.grants.length} probes; windows (s): ${seconds(fleet.windows)}`);
+    } finally {
+      fleet.stop();
+    }
+  }, 120_000);
 });

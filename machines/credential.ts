@@ -13,7 +13,8 @@ import { nextRandom } from './random.js';
 /** Replies the credential chart sends to a session. */
 export type CredentialReply =
   | { readonly type: 'CREDENTIAL.USABLE'; readonly generation: number }
-  | { readonly type: 'CREDENTIAL.REFRESHED'; readonly generation: number }
+  /** `atMs`: when the refresh finished, if it just did (sessions take it as the current time). */
+  | { readonly type: 'CREDENTIAL.REFRESHED'; readonly generation: number; readonly atMs?: number }
   | { readonly type: 'CREDENTIAL.REFRESH_FAILED'; readonly summary: string }
   | { readonly type: 'CREDENTIAL.REAUTH_REQUIRED'; readonly summary: string };
 
@@ -32,6 +33,8 @@ export type CredentialEvent =
   | { readonly type: 'CHECK'; readonly session: AnyActorRef }
   | { readonly type: 'REJECTED'; readonly session: AnyActorRef; readonly generation: number }
   | { readonly type: 'CHANGED'; readonly generation: number; readonly expiresInMs?: number }
+  /** A session went away: never answer it (it may have been waiting for a refresh). */
+  | { readonly type: 'WAITER_GONE'; readonly session: AnyActorRef }
   | { readonly type: 'STOP' };
 
 /** Input of the credential chart. */
@@ -108,17 +111,30 @@ export function createCredentialMachine() {
         } satisfies CredentialReply);
       }),
       addTheWaiter: assign(({ context, event }) => {
-        if (event.type !== 'REJECTED') return {};
+        if (event.type !== 'REJECTED' && event.type !== 'CHECK') return {};
         return {
           waiters: context.waiters.includes(event.session) ? context.waiters : [...context.waiters, event.session],
-          rejectedGeneration: context.rejectedGeneration ?? event.generation,
+          rejectedGeneration: event.type === 'REJECTED' ? (context.rejectedGeneration ?? event.generation) : context.rejectedGeneration,
         };
       }),
-      tellTheWaiters: enqueueActions(({ enqueue, context }, params: { reply: 'refreshed' | 'failed' | 'reauth' }) => {
+      forgetTheWaiter: assign(({ context, event }) =>
+        event.type === 'WAITER_GONE' ? { waiters: context.waiters.filter((waiter) => waiter !== event.session) } : {},
+      ),
+      answerRefreshFailed: enqueueActions(({ enqueue, event, context }) => {
+        if (event.type !== 'REJECTED') return;
+        enqueue.sendTo(event.session, {
+          type: 'CREDENTIAL.REFRESH_FAILED',
+          summary: context.lastFailureSummary ?? 'token refresh failed',
+        } satisfies CredentialReply);
+      }),
+      tellTheWaiters: enqueueActions(({ enqueue, context, event }, params: { reply: 'refreshed' | 'failed' | 'reauth' }) => {
         const summary = context.lastFailureSummary ?? 'refresh failed';
+        const atMs = (event as { output?: { atMs?: unknown } }).output?.atMs;
         const reply: CredentialReply =
           params.reply === 'refreshed'
-            ? { type: 'CREDENTIAL.REFRESHED', generation: context.generation }
+            ? typeof atMs === 'number'
+              ? { type: 'CREDENTIAL.REFRESHED', generation: context.generation, atMs }
+              : { type: 'CREDENTIAL.REFRESHED', generation: context.generation }
             : params.reply === 'failed'
               ? { type: 'CREDENTIAL.REFRESH_FAILED', summary }
               : { type: 'CREDENTIAL.REAUTH_REQUIRED', summary };
@@ -189,7 +205,7 @@ export function createCredentialMachine() {
       refreshesStarted: 0,
     }),
     initial: 'valid',
-    on: { STOP: '.stopped' },
+    on: { STOP: '.stopped', WAITER_GONE: { actions: 'forgetTheWaiter' } },
     states: {
       valid: {
         description: 'The current token is believed good.',
@@ -232,7 +248,8 @@ export function createCredentialMachine() {
           ],
         },
         on: {
-          CHECK: { actions: 'answerUsable' },
+          // A session about to upgrade waits for the refresh in flight: it may end in sign-in required.
+          CHECK: { actions: 'addTheWaiter' },
           REJECTED: [{ guard: 'theRejectedTokenIsAlreadyReplaced', actions: 'answerRefreshedAlready' }, { actions: 'addTheWaiter' }],
           // A sign-in or another process replaced the token while we refreshed: take it, drop our refresh.
           CHANGED: { target: 'valid', actions: ['adoptTheChangedToken', { type: 'tellTheWaiters', params: { reply: 'refreshed' } }] },
@@ -244,7 +261,8 @@ export function createCredentialMachine() {
         after: { retryDelay: { target: 'refreshing' } },
         on: {
           CHECK: { actions: 'answerUsable' },
-          REJECTED: [{ guard: 'theRejectedTokenIsAlreadyReplaced', actions: 'answerRefreshedAlready' }, { target: 'refreshing', actions: 'addTheWaiter' }],
+          // The token endpoint just failed: keep the backoff, and fail fast rather than make a turn wait it out.
+          REJECTED: [{ guard: 'theRejectedTokenIsAlreadyReplaced', actions: 'answerRefreshedAlready' }, { actions: 'answerRefreshFailed' }],
           CHANGED: { target: 'valid', actions: 'adoptTheChangedToken' },
         },
       },

@@ -212,6 +212,13 @@ export function createEndpointMachine() {
             : (context.cooldownUntilMs ?? event.atMs);
         enqueue.sendTo(event.session, { type: 'ENDPOINT.DENIED', untilMs, reason: params.reason } satisfies EndpointReply);
       }),
+      answerThePendingProbeIfAny: enqueueActions(({ enqueue, context }) => {
+        const pending = context.pendingProbe;
+        if (!pending) return;
+        const untilMs = context.cooldownUntilMs ?? pending.atMs + context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS;
+        enqueue.sendTo(pending.session, { type: 'ENDPOINT.DENIED', untilMs, reason: 'cooling-down' } satisfies EndpointReply);
+        enqueue.assign({ pendingProbe: undefined });
+      }),
       rememberThePendingProbe: assign({
         pendingProbe: ({ event }) =>
           event.type === 'PROBE_REQUESTED' ? { sessionId: event.sessionId, session: event.session, atMs: event.atMs } : undefined,
@@ -352,6 +359,9 @@ export function createEndpointMachine() {
           },
           claiming: {
             description: 'Asking the shared store whether another gateway process already probes or cools down.',
+            // Leaving for another reason (a late failure report, RESET, STOP) must still answer the
+            // waiting session, or it would wait in requestingPermission for ever.
+            exit: 'answerThePendingProbeIfAny',
             invoke: {
               id: 'claimProbe',
               src: 'claimProbe',

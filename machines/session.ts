@@ -151,9 +151,12 @@ export function createSessionMachine() {
         credentialGeneration: ({ context, event }) =>
           event.type === 'CREDENTIAL.USABLE' || event.type === 'CREDENTIAL.REFRESHED' ? event.generation : context.credentialGeneration,
       }),
+      // A new turn's upgrade (or one after a sign-in) gets its own refresh on a first 401.
+      startAFreshUpgradeAttempt: assign({ upgradeAuthRetried: false }),
       rememberWhyWeStayOnHttp: assign(({ event }) => {
         if (event.type !== 'ENDPOINT.DENIED') return {};
-        return { httpUntilMs: event.untilMs, httpReason: event.reason };
+        // The retry after a refresh is abandoned: the next upgrade's first 401 deserves its own refresh.
+        return { httpUntilMs: event.untilMs, httpReason: event.reason, upgradeAuthRetried: false };
       }),
       startTheUpgradeClock: assign({ connectStartedAtMs: ({ context }) => context.nowMs, httpUntilMs: undefined, httpReason: undefined }),
       reportTheOpenSocket: enqueueActions(({ enqueue, context, event }) => {
@@ -192,6 +195,9 @@ export function createSessionMachine() {
       }),
       giveTheProbeBack: enqueueActions(({ enqueue, context }) => {
         enqueue.sendTo(context.endpoint, { type: 'PROBE_RELEASED', sessionId: context.sessionId, atMs: context.nowMs } satisfies EndpointEvent);
+      }),
+      leaveTheRefreshWaiters: enqueueActions(({ enqueue, context, self }) => {
+        enqueue.sendTo(context.credential, { type: 'WAITER_GONE', session: self } satisfies CredentialEvent);
       }),
       reportTheRejectedToken: enqueueActions(({ enqueue, context, event, self }) => {
         const generation = event.type === 'SOCKET.FAILED' || event.type === 'TURN_FAILED' ? event.credentialGeneration : context.credentialGeneration;
@@ -335,8 +341,11 @@ export function createSessionMachine() {
                 description: 'Is a sign-in required? Then no upgrade is attempted at all.',
                 entry: 'askWhetherTheCredentialsAreUsable',
                 on: {
-                  'CREDENTIAL.USABLE': { target: 'requestingPermission', actions: 'rememberTheUsableGeneration' },
-                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired' },
+                  'CREDENTIAL.USABLE': { target: 'requestingPermission', actions: ['rememberTheUsableGeneration', 'startAFreshUpgradeAttempt'] },
+                  // A refresh was in flight: its outcome answers the question.
+                  'CREDENTIAL.REFRESHED': { target: 'requestingPermission', actions: ['noteTheTime', 'rememberTheUsableGeneration', 'startAFreshUpgradeAttempt'] },
+                  'CREDENTIAL.REFRESH_FAILED': { target: 'fallback', actions: 'stayOnHttpAfterTheRefreshFailed' },
+                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired', actions: 'startAFreshUpgradeAttempt' },
                 },
               },
               requestingPermission: {
@@ -387,9 +396,9 @@ export function createSessionMachine() {
               refreshingAuth: {
                 description: 'The upgrade answered 401: wait for the single-flight refresh, then try the upgrade once more.',
                 on: {
-                  'CREDENTIAL.REFRESHED': { target: 'requestingPermission', actions: 'rememberTheUsableGeneration' },
+                  'CREDENTIAL.REFRESHED': { target: 'requestingPermission', actions: ['noteTheTime', 'rememberTheUsableGeneration'] },
                   'CREDENTIAL.REFRESH_FAILED': { target: 'fallback', actions: 'stayOnHttpAfterTheRefreshFailed' },
-                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired' },
+                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired', actions: 'startAFreshUpgradeAttempt' },
                 },
               },
               fallback: {
@@ -436,7 +445,7 @@ export function createSessionMachine() {
               refreshingCredentials: {
                 description: 'The request answered 401: wait for the single-flight refresh, then send it once more.',
                 on: {
-                  'CREDENTIAL.REFRESHED': { target: 'streaming', actions: ['rememberTheUsableGeneration', 'sendTheTurnAgainWithTheNewToken'] },
+                  'CREDENTIAL.REFRESHED': { target: 'streaming', actions: ['noteTheTime', 'rememberTheUsableGeneration', 'sendTheTurnAgainWithTheNewToken'] },
                   'CREDENTIAL.REFRESH_FAILED': { target: 'idle', actions: 'closeTheTurnAsFailed' },
                   'CREDENTIAL.REAUTH_REQUIRED': { target: 'idle', actions: 'closeTheTurnAsFailed' },
                   TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'closeTheTurnAsCancelled'] },
@@ -449,7 +458,7 @@ export function createSessionMachine() {
       released: {
         description: 'The session was released: its socket is closed; the endpoint keeps its health.',
         type: 'final',
-        entry: 'giveTheProbeBack',
+        entry: ['giveTheProbeBack', 'leaveTheRefreshWaiters'],
       },
     },
   });

@@ -171,7 +171,8 @@ export function createCredentialMachine() {
         };
       }),
       // Giving up means the expiry we knew is no longer a plan: refresh again on the next rejection only.
-      giveUpRetrying: assign({ transientFailures: 0, rejectedGeneration: undefined, expiresInMs: undefined }),
+      // The streak is kept: the next rejection's refresh fails into the capped backoff, not a fresh burst.
+      giveUpRetrying: assign({ rejectedGeneration: undefined, expiresInMs: undefined }),
     },
     guards: {
       theRejectedTokenIsAlreadyReplaced: ({ context, event }) => event.type === 'REJECTED' && event.generation < context.generation,
@@ -257,8 +258,7 @@ export function createCredentialMachine() {
       },
       retrying: {
         description: 'A refresh failed for a reason that may pass (5xx, network): try again after a backoff.',
-        always: { guard: 'theRetriesAreSpent', target: 'valid', actions: 'giveUpRetrying' },
-        after: { retryDelay: { target: 'refreshing' } },
+        after: { retryDelay: [{ guard: 'theRetriesAreSpent', target: 'valid', actions: 'giveUpRetrying' }, { target: 'refreshing' }] },
         on: {
           CHECK: { actions: 'answerUsable' },
           // The token endpoint just failed: keep the backoff, and fail fast rather than make a turn wait it out.

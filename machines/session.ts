@@ -193,6 +193,10 @@ export function createSessionMachine() {
           atMs: event.atMs,
         } satisfies EndpointEvent);
       }),
+      reportTheRefusedUpgrade: enqueueActions(({ enqueue, context }) => {
+        const failure: Failure = context.lastFailure ?? { class: 'auth', summary: 'upgrade answered HTTP 401', code: '401' };
+        enqueue.sendTo(context.endpoint, { type: 'UPGRADE_FAILED', sessionId: context.sessionId, failure, atMs: context.nowMs } satisfies EndpointEvent);
+      }),
       giveTheProbeBack: enqueueActions(({ enqueue, context }) => {
         enqueue.sendTo(context.endpoint, { type: 'PROBE_RELEASED', sessionId: context.sessionId, atMs: context.nowMs } satisfies EndpointEvent);
       }),
@@ -335,25 +339,38 @@ export function createSessionMachine() {
             states: {
               idle: {
                 description: 'No socket. The next turn asks whether it may upgrade.',
-                on: { TURN_REQUESTED: { guard: 'noTurnIsInProgress', target: 'checkingCredentials', actions: 'noteTheTime' } },
-              },
-              checkingCredentials: {
-                description: 'Is a sign-in required? Then no upgrade is attempted at all.',
-                entry: 'askWhetherTheCredentialsAreUsable',
                 on: {
-                  'CREDENTIAL.USABLE': { target: 'requestingPermission', actions: ['rememberTheUsableGeneration', 'startAFreshUpgradeAttempt'] },
-                  // A refresh was in flight: its outcome answers the question.
-                  'CREDENTIAL.REFRESHED': { target: 'requestingPermission', actions: ['noteTheTime', 'rememberTheUsableGeneration', 'startAFreshUpgradeAttempt'] },
-                  'CREDENTIAL.REFRESH_FAILED': { target: 'fallback', actions: 'stayOnHttpAfterTheRefreshFailed' },
-                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired', actions: 'startAFreshUpgradeAttempt' },
+                  TURN_REQUESTED: { guard: 'noTurnIsInProgress', target: 'requestingPermission', actions: ['noteTheTime', 'startAFreshUpgradeAttempt'] },
                 },
               },
               requestingPermission: {
-                description: 'The endpoint chart decides: upgrade now, or stay on HTTP (cooling down, probe in flight, unsupported).',
+                description:
+                  'The endpoint chart decides first: stay on HTTP at once (cooling down, probe in flight, unsupported), or upgrade.',
                 entry: 'askTheEndpointForAnUpgrade',
                 on: {
-                  'ENDPOINT.GRANTED': { target: 'socket' },
+                  'ENDPOINT.GRANTED': { target: 'checkingCredentials' },
                   'ENDPOINT.DENIED': { target: 'fallback', actions: 'rememberWhyWeStayOnHttp' },
+                },
+              },
+              checkingCredentials: {
+                description: 'Allowed to upgrade: is the token good? A refresh in flight is waited for; sign-in required means no upgrade.',
+                entry: 'askWhetherTheCredentialsAreUsable',
+                on: {
+                  'CREDENTIAL.USABLE': { target: 'socket', actions: 'rememberTheUsableGeneration' },
+                  // A refresh was in flight: its outcome answers the question.
+                  'CREDENTIAL.REFRESHED': { target: 'socket', actions: ['noteTheTime', 'rememberTheUsableGeneration'] },
+                  'CREDENTIAL.REFRESH_FAILED': { target: 'fallback', actions: ['giveTheProbeBack', 'stayOnHttpAfterTheRefreshFailed'] },
+                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired', actions: ['giveTheProbeBack', 'startAFreshUpgradeAttempt'] },
+                },
+              },
+              confirmingSignIn: {
+                description: 'Sign-in was required: has someone signed in? Asked before the endpoint, so no probe is taken for nothing.',
+                entry: 'askWhetherTheCredentialsAreUsable',
+                on: {
+                  'CREDENTIAL.USABLE': { target: 'requestingPermission', actions: 'rememberTheUsableGeneration' },
+                  'CREDENTIAL.REFRESHED': { target: 'requestingPermission', actions: ['noteTheTime', 'rememberTheUsableGeneration'] },
+                  'CREDENTIAL.REFRESH_FAILED': { target: 'fallback', actions: 'stayOnHttpAfterTheRefreshFailed' },
+                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired' },
                 },
               },
               socket: {
@@ -397,17 +414,22 @@ export function createSessionMachine() {
                 description: 'The upgrade answered 401: wait for the single-flight refresh, then try the upgrade once more.',
                 on: {
                   'CREDENTIAL.REFRESHED': { target: 'requestingPermission', actions: ['noteTheTime', 'rememberTheUsableGeneration'] },
-                  'CREDENTIAL.REFRESH_FAILED': { target: 'fallback', actions: 'stayOnHttpAfterTheRefreshFailed' },
+                  // The upgrade was refused and no new token is coming: a failed upgrade like any other (cooldown).
+                  'CREDENTIAL.REFRESH_FAILED': { target: 'fallback', actions: ['stayOnHttpAfterTheRefreshFailed', 'reportTheRefusedUpgrade'] },
                   'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired', actions: 'startAFreshUpgradeAttempt' },
                 },
               },
               fallback: {
                 description: 'Turns go over HTTP. The endpoint holds the cooldown; the next turn asks again, which costs nothing.',
-                on: { TURN_REQUESTED: { guard: 'noTurnIsInProgress', target: 'checkingCredentials', actions: 'noteTheTime' } },
+                on: {
+                  TURN_REQUESTED: { guard: 'noTurnIsInProgress', target: 'requestingPermission', actions: ['noteTheTime', 'startAFreshUpgradeAttempt'] },
+                },
               },
               reauthRequired: {
                 description: 'The refresh token was refused: no refresh, no upgrade, turns fail until a person signs in.',
-                on: { TURN_REQUESTED: { guard: 'noTurnIsInProgress', target: 'checkingCredentials', actions: 'noteTheTime' } },
+                on: {
+                  TURN_REQUESTED: { guard: 'noTurnIsInProgress', target: 'confirmingSignIn', actions: ['noteTheTime', 'startAFreshUpgradeAttempt'] },
+                },
               },
             },
           },

@@ -199,6 +199,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     entry.actor.send({ type: 'RELEASE', atMs: this.clock.now() });
     entry.actor.stop();
     entry.connection?.close();
+    entry.session.endInFlightTurn();
   }
 
   /**

@@ -2,7 +2,7 @@ import type { Actor } from 'xstate';
 import type { Failure } from '../machines/failure.js';
 import type { Outcome } from '../machines/outcome.js';
 import type { DenyReason } from '../machines/endpoint.js';
-import type { createSessionMachine, SessionContext, TransportKind } from '../machines/session.js';
+import type { createSessionMachine, SessionContext, SessionEvent, TransportKind } from '../machines/session.js';
 import { ClosedError, TurnFailedError, TurnInProgressError } from './errors.js';
 import { regionPath } from './state.js';
 import type { ProviderEvent } from './transports/provider.js';
@@ -44,6 +44,8 @@ export interface StreamOptions {
 export class Session {
   private turnInProgress = false;
   private turnCounter = 0;
+  /** Aborted when the session is released: in-flight turns (HTTP requests included) end at once. */
+  private readonly lifetime = new AbortController();
 
   /** @internal created by the manager */
   constructor(
@@ -96,11 +98,12 @@ export class Session {
     let finished = false;
     let transport: TransportKind | undefined;
     let providerFailure: Failure | undefined;
+    const signal = options.signal ? AbortSignal.any([options.signal, this.lifetime.signal]) : this.lifetime.signal;
     this.actor.send({ type: 'TURN_REQUESTED', turnId, atMs: startedAtMs });
     try {
       let attempt = 0;
       for (;;) {
-        const decision = await this.runner.awaitDecision(this.actor, turnId, attempt, options.signal);
+        const decision = await this.runner.awaitDecision(this.actor, turnId, attempt, signal);
         if (decision.kind === 'ended') {
           finished = true;
           const last = decision.result;
@@ -114,14 +117,14 @@ export class Session {
         transport = decision.transport;
         const credential = await this.runner.credentialFor(this.endpointKey);
         try {
-          for await (const event of this.runner.open(this, decision.transport, body, credential.token, options.signal)) {
+          for await (const event of this.runner.open(this, decision.transport, body, credential.token, signal)) {
             if (firstEventAtMs === undefined) {
               firstEventAtMs = this.runner.now();
-              this.actor.send({ type: 'TURN_FIRST_EVENT', turnId, atMs: firstEventAtMs });
+              this.tell({ type: 'TURN_FIRST_EVENT', turnId, atMs: firstEventAtMs });
             }
             if (this.runner.isTerminal(event)) {
               providerFailure = this.runner.providerFailure(event);
-              this.actor.send({ type: 'TURN_COMPLETED', turnId, atMs: this.runner.now() });
+              this.tell({ type: 'TURN_COMPLETED', turnId, atMs: this.runner.now() });
               finished = true;
               this.runner.turnEnded(this, turnId, providerFailure ? 'failed' : 'completed', transport, providerFailure, startedAtMs, firstEventAtMs);
               yield event;
@@ -140,7 +143,7 @@ export class Session {
       this.turnInProgress = false;
       if (!finished) {
         // The consumer stopped iterating, or something threw: the chart must not wait forever.
-        this.actor.send({ type: 'TURN_CANCELLED', turnId, atMs: this.runner.now() });
+        this.tell({ type: 'TURN_CANCELLED', turnId, atMs: this.runner.now() });
         this.runner.turnEnded(this, turnId, 'failed', transport, { class: 'aborted', summary: 'the consumer stopped the stream', code: 'aborted' }, startedAtMs, firstEventAtMs);
       }
     }
@@ -149,7 +152,17 @@ export class Session {
   private fail(turnId: string, outcome: Outcome, credentialGeneration: number, transport: TransportKind | undefined): void {
     const atMs = this.runner.now();
     if (transport === 'websocket') this.runner.noteWebSocketTurnFailure(this.id, outcome, atMs);
-    this.actor.send({ type: 'TURN_FAILED', turnId, outcome, atMs, credentialGeneration });
+    this.tell({ type: 'TURN_FAILED', turnId, outcome, atMs, credentialGeneration });
+  }
+
+  /** Sends to the chart unless it was stopped (released): a stopped actor only warns. */
+  private tell(event: SessionEvent): void {
+    if (this.actor.getSnapshot().status === 'active') this.actor.send(event);
+  }
+
+  /** @internal Called by the manager on release: ends the turn in flight, whatever its transport. */
+  endInFlightTurn(): void {
+    this.lifetime.abort();
   }
 
   /** Closes the session's socket; the endpoint keeps its health. Same as `manager.release(id)`. */

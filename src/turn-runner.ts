@@ -32,20 +32,18 @@ export interface TurnRunner {
 
 /** Reads the chart's decision for `turnId` from a snapshot, if it has made one past `afterAttempt`. */
 export function decisionIn(actor: SessionActor, turnId: string, afterAttempt: number): TurnDecision | undefined {
-  const { context } = actor.getSnapshot();
-  const turn = context.turn;
-  if (turn && turn.id === turnId) {
-    if (turn.transport !== undefined && turn.attempt > afterAttempt && actor.getSnapshot().matches({ active: { turn: 'streaming' } })) {
-      return { kind: 'send', transport: turn.transport, attempt: turn.attempt };
-    }
-    return undefined;
-  }
+  const snapshot = actor.getSnapshot();
+  const { context } = snapshot;
   if (context.lastTurn?.id === turnId) return { kind: 'ended', result: context.lastTurn };
-  if (actor.getSnapshot().status !== 'active') {
+  if (snapshot.status !== 'active') {
     return {
       kind: 'ended',
-      result: { id: turnId, result: 'failed', transport: undefined, failure: { class: 'aborted', summary: 'the session was released', code: 'released' } },
+      result: { id: turnId, result: 'failed', transport: context.turn?.transport, failure: { class: 'aborted', summary: 'the session was released', code: 'released' } },
     };
+  }
+  const turn = context.turn;
+  if (turn && turn.id === turnId && turn.transport !== undefined && turn.attempt > afterAttempt && snapshot.matches({ active: { turn: 'streaming' } })) {
+    return { kind: 'send', transport: turn.transport, attempt: turn.attempt };
   }
   return undefined;
 }

@@ -212,9 +212,10 @@ export function createEndpointMachine() {
             : (context.cooldownUntilMs ?? event.atMs);
         enqueue.sendTo(event.session, { type: 'ENDPOINT.DENIED', untilMs, reason: params.reason } satisfies EndpointReply);
       }),
-      answerThePendingProbeIfAny: enqueueActions(({ enqueue, context }) => {
+      answerThePendingProbeIfAny: enqueueActions(({ enqueue, context, event }) => {
         const pending = context.pendingProbe;
-        if (!pending) return;
+        // The claim's own answer, failure and deadline answer the session themselves (exit runs first).
+        if (!pending || /^xstate\.(done|error)\.actor\.claimProbe|^xstate\.after\./.test(event.type)) return;
         const untilMs = context.cooldownUntilMs ?? pending.atMs + context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS;
         enqueue.sendTo(pending.session, { type: 'ENDPOINT.DENIED', untilMs, reason: 'cooling-down' } satisfies EndpointReply);
         enqueue.assign({ pendingProbe: undefined });

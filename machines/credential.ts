@@ -1,4 +1,4 @@
-import { assign, enqueueActions, fromPromise, setup, type ActorRefFrom, type AnyActorRef } from 'xstate';
+import { assign, enqueueActions, fromPromise, setup, stateIn, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import { cooldownMs, type BackoffOptions } from './backoff.js';
 import { classifyRefreshFailure, type RefreshFailure } from './classify-refresh.js';
 import { nextRandom } from './random.js';
@@ -33,6 +33,8 @@ export type CredentialEvent =
   | { readonly type: 'CHECK'; readonly session: AnyActorRef }
   | { readonly type: 'REJECTED'; readonly session: AnyActorRef; readonly generation: number }
   | { readonly type: 'CHANGED'; readonly generation: number; readonly expiresInMs?: number }
+  /** Asked by a session about to go over HTTP: answered at once, never waits for a refresh. */
+  | { readonly type: 'PEEK'; readonly session: AnyActorRef }
   /** A session went away: never answer it (it may have been waiting for a refresh). */
   | { readonly type: 'WAITER_GONE'; readonly session: AnyActorRef }
   | { readonly type: 'STOP' };
@@ -96,7 +98,7 @@ export function createCredentialMachine() {
     },
     actions: {
       answerUsable: enqueueActions(({ enqueue, event, context }) => {
-        if (event.type !== 'CHECK') return;
+        if (event.type !== 'CHECK' && event.type !== 'PEEK') return;
         enqueue.sendTo(event.session, { type: 'CREDENTIAL.USABLE', generation: context.generation } satisfies CredentialReply);
       }),
       answerRefreshedAlready: enqueueActions(({ enqueue, event, context }) => {
@@ -104,7 +106,7 @@ export function createCredentialMachine() {
         enqueue.sendTo(event.session, { type: 'CREDENTIAL.REFRESHED', generation: context.generation } satisfies CredentialReply);
       }),
       answerReauthRequired: enqueueActions(({ enqueue, event, context }) => {
-        if (event.type !== 'CHECK' && event.type !== 'REJECTED') return;
+        if (event.type !== 'CHECK' && event.type !== 'REJECTED' && event.type !== 'PEEK') return;
         enqueue.sendTo(event.session, {
           type: 'CREDENTIAL.REAUTH_REQUIRED',
           summary: context.lastFailureSummary ?? 'sign-in required',
@@ -206,7 +208,11 @@ export function createCredentialMachine() {
       refreshesStarted: 0,
     }),
     initial: 'valid',
-    on: { STOP: '.stopped', WAITER_GONE: { actions: 'forgetTheWaiter' } },
+    on: {
+      STOP: '.stopped',
+      WAITER_GONE: { actions: 'forgetTheWaiter' },
+      PEEK: [{ guard: stateIn('#credential.reauthRequired'), actions: 'answerReauthRequired' }, { actions: 'answerUsable' }],
+    },
     states: {
       valid: {
         description: 'The current token is believed good.',

@@ -329,7 +329,7 @@ export function createEndpointMachine() {
     initial: 'probing',
     on: {
       STOP: '.stopped',
-      RESET: { target: '.probing', actions: 'forgetEverything' },
+      RESET: { target: '.probing', actions: ['answerThePendingProbeIfAny', 'forgetEverything'] },
     },
     states: {
       probing: {
@@ -362,7 +362,6 @@ export function createEndpointMachine() {
             description: 'Asking the shared store whether another gateway process already probes or cools down.',
             // Leaving for another reason (a late failure report, RESET, STOP) must still answer the
             // waiting session, or it would wait in requestingPermission for ever.
-            exit: 'answerThePendingProbeIfAny',
             invoke: {
               id: 'claimProbe',
               src: 'claimProbe',
@@ -453,6 +452,7 @@ export function createEndpointMachine() {
         },
       },
       healthy: {
+        entry: 'answerThePendingProbeIfAny',
         description: 'Upgrades work: every session may open its own socket.',
         initial: 'settling',
         on: {
@@ -474,6 +474,7 @@ export function createEndpointMachine() {
         },
       },
       coolingDown: {
+        entry: 'answerThePendingProbeIfAny',
         description: 'An upgrade failed: no session may upgrade until the cooldown ends; turns go over HTTP at once.',
         after: { cooldownDelay: { target: 'probing' } },
         on: {
@@ -483,6 +484,7 @@ export function createEndpointMachine() {
         },
       },
       unsupported: {
+        entry: 'answerThePendingProbeIfAny',
         description: 'The endpoint refused WebSocket (426, 404, 403, …): HTTP is latched until the TTL ends.',
         after: { cooldownDelay: { target: 'probing' } },
         on: {
@@ -491,7 +493,7 @@ export function createEndpointMachine() {
           CONNECTION_LOST: { actions: 'countTheSuppressedFailure' },
         },
       },
-      stopped: { type: 'final', description: 'The manager closed: no timer, no child.' },
+      stopped: { type: 'final', entry: 'answerThePendingProbeIfAny', description: 'The manager closed: no timer, no child.' },
     },
   });
 }

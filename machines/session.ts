@@ -349,7 +349,7 @@ export function createSessionMachine() {
                 entry: 'askTheEndpointForAnUpgrade',
                 on: {
                   'ENDPOINT.GRANTED': { target: 'checkingCredentials' },
-                  'ENDPOINT.DENIED': { target: 'fallback', actions: 'rememberWhyWeStayOnHttp' },
+                  'ENDPOINT.DENIED': { target: 'peekingBeforeHttp', actions: 'rememberWhyWeStayOnHttp' },
                 },
               },
               checkingCredentials: {
@@ -358,9 +358,20 @@ export function createSessionMachine() {
                 on: {
                   'CREDENTIAL.USABLE': { target: 'socket', actions: 'rememberTheUsableGeneration' },
                   // A refresh was in flight: its outcome answers the question.
-                  'CREDENTIAL.REFRESHED': { target: 'socket', actions: ['noteTheTime', 'rememberTheUsableGeneration'] },
+                  // The refresh took a while: the probe lease may have run out; give it back and ask again.
+                  'CREDENTIAL.REFRESHED': { target: 'requestingPermission', actions: ['noteTheTime', 'rememberTheUsableGeneration', 'giveTheProbeBack'] },
                   'CREDENTIAL.REFRESH_FAILED': { target: 'fallback', actions: ['giveTheProbeBack', 'stayOnHttpAfterTheRefreshFailed'] },
                   'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired', actions: ['giveTheProbeBack', 'startAFreshUpgradeAttempt'] },
+                },
+              },
+              peekingBeforeHttp: {
+                description: 'Denied an upgrade: before HTTP, is sign-in required? Answered at once.',
+                entry: enqueueActions(({ enqueue, context, self }) => {
+                  enqueue.sendTo(context.credential, { type: 'PEEK', session: self } satisfies CredentialEvent);
+                }),
+                on: {
+                  'CREDENTIAL.USABLE': { target: 'fallback' },
+                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired' },
                 },
               },
               confirmingSignIn: {

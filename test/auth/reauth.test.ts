@@ -72,7 +72,7 @@ describe('a reused refresh token', () => {
     const before = sessions.replies.length;
     actor.send({ type: 'REJECTED', session: sessions.refs[1]!, generation: generation + 1 });
     await waitUntil(() => sessions.replies.length === before + 1, 'the session got a reply');
-    expect(sessions.replies.at(-1)!.reply).toEqual({ type: 'CREDENTIAL.REFRESHED', generation: generation + 2 });
+    expect(sessions.replies.at(-1)!.reply).toMatchObject({ type: 'CREDENTIAL.REFRESHED', generation: generation + 2 });
     expect(endpoint.stats()).toMatchObject({ refreshRequests: 2, reused: 1, issued: 1 });
     expect((await runtime.current()).token).toBe(endpoint.latest()!.access_token);
   });
@@ -128,7 +128,7 @@ describe('credentials that change while a refresh is in flight', () => {
     const signedIn = endpoint.signIn();
     await writeFile(file.path, JSON.stringify(signedIn));
     await waitUntil(() => sessions.replies.length === 1, 'the waiting session was answered');
-    expect(sessions.replies[0]!.reply).toEqual({ type: 'CREDENTIAL.REFRESHED', generation: generation + 1 });
+    expect(sessions.replies[0]!.reply).toMatchObject({ type: 'CREDENTIAL.REFRESHED', generation: generation + 1 });
     expect(actor.getSnapshot().matches('valid')).toBe(true);
 
     // The hung refresh completes after all: its tokens are valid and stored, and the chart hears of them.

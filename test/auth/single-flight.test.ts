@@ -38,7 +38,7 @@ describe('refresh is single flight inside one process', () => {
     expect(endpoint.stats().refreshRequests).toBe(1);
     expect(endpoint.stats().issued).toBe(1);
     expect(new Set(sessions.replies.map((r) => r.session)).size).toBe(50);
-    for (const { reply } of sessions.replies) expect(reply).toEqual({ type: 'CREDENTIAL.REFRESHED', generation: generation + 1 });
+    for (const { reply } of sessions.replies) expect(reply).toMatchObject({ type: 'CREDENTIAL.REFRESHED', generation: generation + 1 });
 
     const now = await runtime.current();
     expect(now).toEqual({ token: endpoint.latest()!.access_token, generation: generation + 1 });
@@ -50,7 +50,7 @@ describe('refresh is single flight inside one process', () => {
     cleanups.push(() => late.stop());
     actor.send({ type: 'REJECTED', session: late.refs[0]!, generation });
     await waitUntil(() => late.replies.length === 1, 'the straggler got a reply');
-    expect(late.replies[0]!.reply).toEqual({ type: 'CREDENTIAL.REFRESHED', generation: generation + 1 });
+    expect(late.replies[0]!.reply).toMatchObject({ type: 'CREDENTIAL.REFRESHED', generation: generation + 1 });
     expect(endpoint.stats().refreshRequests).toBe(1);
   });
 
@@ -92,7 +92,7 @@ describe('refresh is single flight inside one process', () => {
     await waitUntil(() => sessions.replies.length === 1, 'the session got a reply');
     // Same generation: nothing new to try. The session chart retries a turn once after a
     // refresh, so the second 401 fails the turn.
-    expect(sessions.replies[0]!.reply).toEqual({ type: 'CREDENTIAL.REFRESHED', generation });
+    expect(sessions.replies[0]!.reply).toMatchObject({ type: 'CREDENTIAL.REFRESHED', generation });
     expect(runtime.generation()).toBe(generation);
   });
 });

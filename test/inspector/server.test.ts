@@ -178,7 +178,9 @@ describe('what a viewer receives', () => {
     const all = v.frames.map((f) => JSON.parse(f) as { type: string; timeline?: { actor: string; event: string; to: string[] }[] });
     const entries = all.flatMap((m) => m.timeline ?? []).filter((e) => e.actor === 'session:s4');
     expect(entries.map((e) => e.event)).toEqual(expect.arrayContaining(['start', 'TURN_REQUESTED', 'ENDPOINT.DENIED', 'turn']));
-    expect(entries.find((e) => e.event === 'ENDPOINT.DENIED')?.to).toContain('active.connection.fallback');
+    // Denied, the session peeks at the credentials (sign-in required?) before it settles on HTTP.
+    expect(entries.find((e) => e.event === 'ENDPOINT.DENIED')?.to).toContain('active.connection.peekingBeforeHttp');
+    expect(entries.some((e) => e.to.includes('active.connection.fallback'))).toBe(true);
     v.ws.close();
   });
 

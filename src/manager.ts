@@ -113,6 +113,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   private readonly credentials = new Map<CredentialSource | string, CredentialEntry>();
   private readonly sessions = new Map<string, SessionEntry>();
   private readonly inspectors = new Set<(event: InspectionEvent) => void>();
+  /** Whether xstate inspection is attached: only once a `transition` listener or an inspector exists. */
+  private inspecting = false;
   private readonly sessionMachine;
   private readonly runner: TurnRunner;
   private closed = false;
@@ -173,7 +175,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     const endpoint = this.endpointEntry(endpointKey);
     const actor: SessionActor = createActor(this.sessionMachine, {
       clock: this.clock,
-      inspect: this.inspect,
+      ...(this.inspecting ? { inspect: this.inspect } : {}),
       input: {
         sessionId,
         endpointKey,
@@ -231,7 +233,35 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   addInspector(observer: Observer<InspectionEvent> | ((event: InspectionEvent) => void)): () => void {
     const next = typeof observer === 'function' ? observer : (event: InspectionEvent) => observer.next?.(event);
     this.inspectors.add(next);
+    this.startInspecting();
     return () => this.inspectors.delete(next);
+  }
+
+  /** Adds a listener; a `transition` listener turns chart inspection on (it names each transition's cause). */
+  override on<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, fn: EventEmitter.EventListener<ManagerEvents, T>, context?: unknown): this {
+    if (event === 'transition') this.startInspecting();
+    return super.on(event, fn, context);
+  }
+
+  /** See {@link SessionManager.on}. */
+  override addListener<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, fn: EventEmitter.EventListener<ManagerEvents, T>, context?: unknown): this {
+    return this.on(event, fn, context);
+  }
+
+  /** See {@link SessionManager.on}. */
+  override once<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, fn: EventEmitter.EventListener<ManagerEvents, T>, context?: unknown): this {
+    if (event === 'transition') this.startInspecting();
+    return super.once(event, fn, context);
+  }
+
+  /**
+   * Attaches inspection to every chart, now and from now on. It is off by default because
+   * xstate then builds an object per action and microstep of every event of every turn.
+   */
+  private startInspecting(): void {
+    if (this.inspecting) return;
+    this.inspecting = true;
+    for (const { actor } of this.actors()) (actor as unknown as { system: { inspect(observer: (event: InspectionEvent) => void): unknown } }).system.inspect(this.inspect);
   }
 
   /** The charts' live actors, for inspectors: endpoints, credentials and sessions. @internal */
@@ -304,7 +334,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       credentialId: id,
       jitterSeed: this.nextSeed(),
       clock: this.clock,
-      inspect: this.inspect,
+      ...(this.inspecting ? { inspect: this.inspect } : {}),
       beforeStart: (created) => this.observer.watch(created, 'credential', id),
     });
     const entry: CredentialEntry = { id, runtime, actor };
@@ -337,7 +367,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     });
     const actor = createActor(machine, {
       clock: this.clock,
-      inspect: this.inspect,
+      ...(this.inspecting ? { inspect: this.inspect } : {}),
       input: { endpointKey: key, policy: this.policy, jitterSeed: this.nextSeed(), sharedStore: store !== undefined },
     });
     this.observer.watch(actor, 'endpoint', key);

@@ -18,6 +18,8 @@ interface Watched {
   reportedSuppressed: number;
   /** When the endpoint left `healthy` (for "down for" figures). */
   unhealthySinceMs: number | undefined;
+  /** The event being processed, from inspection (only attached when transitions are listened to). */
+  pendingCause: string | undefined;
 }
 
 /**
@@ -35,45 +37,57 @@ export class TransitionObserver {
     private readonly clock: Clock,
   ) {}
 
-  /** Starts watching an actor; call before `start()` so the first snapshot is seen. */
-  watch(actor: object, kind: ActorKind, id: string): void {
-    this.watched.set(actor, { kind, id, paths: [], reportedSuppressed: 0, unhealthySinceMs: undefined });
+  /**
+   * Starts watching an actor; call before `start()` so the first snapshot is seen. Snapshots
+   * arrive through a plain subscription (cheap); xstate inspection, which costs an object per
+   * action and microstep, is only attached when someone wants `transition` events or an inspector.
+   */
+  watch(actor: { subscribe(observer: { next(snapshot: unknown): void; error(error: unknown): void }): unknown }, kind: ActorKind, id: string): void {
+    const watched: Watched = { kind, id, paths: [], reportedSuppressed: 0, unhealthySinceMs: undefined, pendingCause: undefined };
+    this.watched.set(actor, watched);
+    actor.subscribe({
+      next: (snapshot) => this.onSnapshot(watched, snapshot as { value?: unknown; context?: unknown; status?: string }),
+      // The manager reports chart errors itself; an observer without `error` would rethrow them.
+      error: () => {},
+    });
   }
 
-  /** The `inspect` callback given to every chart actor. */
+  /** The inspection callback: notes which event is about to be processed, so transitions can name their cause. */
   readonly inspect = (event: InspectionEvent): void => {
-    if (event.type !== '@xstate.snapshot') return;
+    if (event.type !== '@xstate.event') return;
     const watched = this.watched.get(event.actorRef);
-    if (!watched) return;
-    const snapshot = event.snapshot as { value?: unknown; context?: unknown; status?: string };
+    if (watched) watched.pendingCause = event.event.type;
+  };
+
+  private onSnapshot(watched: Watched, snapshot: { value?: unknown; context?: unknown; status?: string }): void {
     if (snapshot.value === undefined) return;
     const paths = snapshot.status === 'done' || snapshot.status === 'stopped' ? ['released'] : statePaths(snapshot.value as never);
     const previous = watched.paths;
     watched.paths = paths;
-    const cause = event.event.type;
+    const cause = watched.pendingCause ?? 'unknown';
     for (const to of paths) {
       const region = to.split('.').slice(0, 2).join('.');
       const from = previous.find((path) => path.split('.').slice(0, 2).join('.') === region) ?? previous[0] ?? 'none';
       if (from === to) continue;
       this.onTransition(watched, from, to, cause, snapshot.context);
     }
-  };
+  }
 
   private onTransition(watched: Watched, from: string, to: string, cause: string, context: unknown): void {
     const atMs = this.clock.now();
     if (watched.kind === 'session') {
       const session = context as SessionContext;
       const failure = session.lastFailure;
-      this.emitter.emit('transition', { actor: 'session', id: watched.id, from, to, cause, atMs, ...(failure && to.endsWith('fallback') ? { failure } : {}) });
+      if (this.emitter.listenerCount('transition') > 0) this.emitter.emit('transition', { actor: 'session', id: watched.id, from, to, cause, atMs, ...(failure && to.endsWith('fallback') ? { failure } : {}) });
       this.onSessionTransition(watched, from, to, session, atMs);
     } else if (watched.kind === 'endpoint') {
       const endpoint = context as EndpointContext;
       const failure = endpoint.lastFailure;
-      this.emitter.emit('transition', { actor: 'endpoint', id: watched.id, from, to, cause, atMs, ...(failure && to !== 'healthy.settling' ? { failure } : {}) });
+      if (this.emitter.listenerCount('transition') > 0) this.emitter.emit('transition', { actor: 'endpoint', id: watched.id, from, to, cause, atMs, ...(failure && to !== 'healthy.settling' ? { failure } : {}) });
       this.onEndpointTransition(watched, from, to, endpoint, atMs);
     } else {
       const credential = context as CredentialContext;
-      this.emitter.emit('transition', { actor: 'credential', id: watched.id, from, to, cause, atMs });
+      if (this.emitter.listenerCount('transition') > 0) this.emitter.emit('transition', { actor: 'credential', id: watched.id, from, to, cause, atMs });
       this.onCredentialTransition(watched, to, credential);
     }
   }

@@ -1,0 +1,90 @@
+import { Bench } from 'tinybench';
+import { median, summarize, type Summary } from './stats.js';
+
+/** One contender of a paired measurement. */
+export interface Contender {
+  readonly name: string;
+  readonly fn: () => Promise<unknown> | unknown;
+}
+
+/** Options of {@link measurePaired}. */
+export interface PairedOptions {
+  /** Rounds; the task order rotates every round so drift hits every contender alike. */
+  readonly rounds: number;
+  /** Samples per contender per round. */
+  readonly iterationsPerRound: number;
+  /** Warmup iterations per contender, before the first round (JIT, connection pools). */
+  readonly warmupIterations: number;
+}
+
+/** What {@link measurePaired} returns for each contender. */
+export interface PairedResult {
+  readonly summaries: Record<string, Summary>;
+  /**
+   * This process's CPU time (user + system) per call, median over rounds, in ms. Less sensitive
+   * than wall time to other load on the machine (it leaves out time spent descheduled).
+   */
+  readonly cpuMsPerCall: Record<string, number>;
+  /** Per round, the median of each contender (to show how much the ratio moved between rounds). */
+  readonly roundMedians: Record<string, number>[];
+}
+
+/**
+ * Measures several contenders with tinybench in interleaved rounds: each round is a fresh
+ * `Bench` running every contender for a fixed number of iterations, in an order that rotates
+ * from round to round. Absolute times drift on a shared 2-core machine; interleaving keeps the
+ * ratios honest. Samples of all rounds are pooled for the medians and p99.
+ */
+export async function measurePaired(contenders: readonly Contender[], options: PairedOptions): Promise<PairedResult> {
+  const warm = new Bench({ time: 0, iterations: 1, warmupTime: 0, warmupIterations: options.warmupIterations, throws: true });
+  for (const c of contenders) warm.add(c.name, c.fn);
+  await warm.warmup();
+
+  const pooled = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const cpu = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const roundMedians: Record<string, number>[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    const bench = new Bench({ time: 0, iterations: options.iterationsPerRound, warmupTime: 0, warmupIterations: 0, throws: true });
+    const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
+    for (const c of order) {
+      let calls = 0;
+      let cpuStart = process.cpuUsage();
+      const fn = c.fn;
+      bench.add(
+        c.name,
+        () => {
+          calls++;
+          return fn();
+        },
+        {
+          beforeAll: () => {
+            calls = 0;
+            cpuStart = process.cpuUsage();
+          },
+          afterAll: () => {
+            const used = process.cpuUsage(cpuStart);
+            if (calls > 0) cpu.get(c.name)!.push((used.user + used.system) / 1000 / calls);
+          },
+        },
+      );
+    }
+    await bench.run();
+    const medians: Record<string, number> = {};
+    for (const task of bench.tasks) {
+      const samples = task.result?.samples ?? [];
+      pooled.get(task.name)!.push(...samples);
+      medians[task.name] = median(samples);
+    }
+    roundMedians.push(medians);
+  }
+  const summaries: Record<string, Summary> = {};
+  for (const [name, samples] of pooled) summaries[name] = summarize(samples);
+  const cpuMsPerCall: Record<string, number> = {};
+  for (const [name, values] of cpu) cpuMsPerCall[name] = median(values);
+  return { summaries, cpuMsPerCall, roundMedians };
+}
+
+/** Ratio of medians per round, for the spread of a ratio across rounds. */
+export function roundRatios(result: PairedResult, numerator: string, denominator: string): number[] {
+  return result.roundMedians.map((m) => (m[numerator] ?? Number.NaN) / (m[denominator] ?? Number.NaN));
+}

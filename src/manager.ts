@@ -1,11 +1,10 @@
 import { EventEmitter } from 'eventemitter3';
-import { createActor, type InspectionEvent, type Observer } from 'xstate';
+import { createActor, fromPromise, type InspectionEvent, type Observer } from 'xstate';
 import { createEndpointMachine, type EndpointContext, type ProbeRecord } from '../machines/endpoint.js';
 import type { Failure } from '../machines/failure.js';
 import { classify } from '../machines/classify.js';
 import type { Outcome } from '../machines/outcome.js';
 import { createSessionMachine, type TransportKind } from '../machines/session.js';
-import { fromPromise } from 'xstate';
 import type { CredentialSource } from './auth/credential-source.js';
 import { createCredentialActor, createCredentialRuntime, type CredentialRuntime } from './auth/credential-runtime.js';
 import { staticToken } from './auth/static-token.js';
@@ -409,9 +408,9 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
           ...(signal ? { signal } : {}),
         });
       },
-      isTerminal: (event) => openAIResponses.isTerminal(event),
-      providerFailure: (event) => {
-        const outcome = openAIResponses.providerErrorOutcome(event);
+      protocolFor: (endpointKey) => manager.endpointEntry(endpointKey).protocol,
+      providerFailure: (protocol, event) => {
+        const outcome = protocol.providerErrorOutcome(event);
         return outcome ? classify(outcome) : undefined;
       },
       noteWebSocketTurnFailure(sessionId, outcome: Outcome, atMs) {

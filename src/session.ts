@@ -99,6 +99,7 @@ export class Session {
     let transport: TransportKind | undefined;
     let providerFailure: Failure | undefined;
     const signal = options.signal ? AbortSignal.any([options.signal, this.lifetime.signal]) : this.lifetime.signal;
+    const protocol = this.runner.protocolFor(this.endpointKey);
     this.actor.send({ type: 'TURN_REQUESTED', turnId, atMs: startedAtMs });
     try {
       let attempt = 0;
@@ -122,8 +123,8 @@ export class Session {
               firstEventAtMs = this.runner.now();
               this.tell({ type: 'TURN_FIRST_EVENT', turnId, atMs: firstEventAtMs });
             }
-            if (this.runner.isTerminal(event)) {
-              providerFailure = this.runner.providerFailure(event);
+            if (protocol.isTerminal(event)) {
+              providerFailure = this.runner.providerFailure(protocol, event);
               this.tell({ type: 'TURN_COMPLETED', turnId, atMs: this.runner.now() });
               finished = true;
               this.runner.turnEnded(this, turnId, providerFailure ? 'failed' : 'completed', transport, providerFailure, startedAtMs, firstEventAtMs);

@@ -2,7 +2,7 @@ import type { Failure } from '../machines/failure.js';
 import type { Outcome } from '../machines/outcome.js';
 import type { TransportKind, TurnResult } from '../machines/session.js';
 import type { Session, SessionActor } from './session.js';
-import type { ProviderEvent } from './transports/provider.js';
+import type { ProviderEvent, ProviderProtocol } from './transports/provider.js';
 
 /** What the chart decided for a turn: a transport for the next attempt, or the end. */
 export type TurnDecision =
@@ -15,8 +15,9 @@ export interface TurnRunner {
   awaitDecision(actor: SessionActor, turnId: string, afterAttempt: number, signal: AbortSignal | undefined): Promise<TurnDecision>;
   credentialFor(endpointKey: string): Promise<{ token: string; generation: number }>;
   open(session: Session, transport: TransportKind, body: Record<string, unknown>, token: string, signal: AbortSignal | undefined): AsyncIterable<ProviderEvent>;
-  isTerminal(event: ProviderEvent): boolean;
-  providerFailure(event: ProviderEvent): Failure | undefined;
+  /** The wire protocol of an endpoint (resolved once per turn, not per event). */
+  protocolFor(endpointKey: string): ProviderProtocol;
+  providerFailure(protocol: ProviderProtocol, event: ProviderEvent): Failure | undefined;
   noteWebSocketTurnFailure(sessionId: string, outcome: Outcome, atMs: number): void;
   turnEnded(
     session: Session,

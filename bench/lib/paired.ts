@@ -1,5 +1,7 @@
 import { Bench } from 'tinybench';
-import { median, summarize, type Summary } from './stats.js';
+import type { RowResult } from './child.js';
+import { ms, ratio } from './format.js';
+import { median, round, roundSummary, summarize, type Summary } from './stats.js';
 
 /** One contender of a paired measurement. */
 export interface Contender {
@@ -87,4 +89,49 @@ export async function measurePaired(contenders: readonly Contender[], options: P
 /** Ratio of medians per round, for the spread of a ratio across rounds. */
 export function roundRatios(result: PairedResult, numerator: string, denominator: string): number[] {
   return result.roundMedians.map((m) => (m[numerator] ?? Number.NaN) / (m[denominator] ?? Number.NaN));
+}
+
+/**
+ * The table row of a turn benchmark (rows 1 and 2): the package against the raw client, by
+ * ratio of medians, with CPU and the async-generator variant of the raw client for context.
+ */
+export function turnRatioRow(options: {
+  id: string;
+  title: string;
+  eventsPerTurn: number;
+  result: PairedResult;
+  target: number;
+  extraDetails: Record<string, unknown>;
+}): RowResult {
+  const { result, eventsPerTurn } = options;
+  const pkg = result.summaries['package']!;
+  const raw = result.summaries['raw']!;
+  const rawIter = result.summaries['raw-iterator']!;
+  const cpu = result.cpuMsPerCall;
+  const value = pkg.median / raw.median;
+  const perRound = roundRatios(result, 'package', 'raw');
+  return {
+    id: options.id,
+    title: options.title,
+    packageText: `${ms(pkg.median)} (p99 ${ms(pkg.p99)})`,
+    rawText: `${ms(raw.median)} (p99 ${ms(raw.p99)})`,
+    valueText: `${ratio(value)} median (CPU ${ratio(cpu['package']! / cpu['raw']!)})`,
+    targetText: `≤ ${options.target.toFixed(2)}×`,
+    pass: value <= options.target,
+    details: {
+      eventsPerTurn,
+      package: roundSummary(pkg),
+      raw: roundSummary(raw),
+      rawIterator: roundSummary(rawIter),
+      ratioOfMedians: round(value),
+      ratioP99: round(pkg.p99 / raw.p99),
+      cpuMsPerTurn: { package: round(cpu['package']!), raw: round(cpu['raw']!), rawIterator: round(cpu['raw-iterator']!) },
+      cpuRatio: round(cpu['package']! / cpu['raw']!),
+      ratioVsRawIterator: round(pkg.median / rawIter.median),
+      perRoundRatio: { min: round(Math.min(...perRound)), max: round(Math.max(...perRound)) },
+      addedPerTurnMs: round(pkg.median - raw.median),
+      addedPerEventUs: round(((pkg.median - raw.median) * 1000) / eventsPerTurn),
+      ...options.extraDetails,
+    },
+  };
 }

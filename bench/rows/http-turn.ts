@@ -4,10 +4,8 @@
  */
 import { createSessionManager } from '../../src/index.js';
 import { reportRows, rowArgs, progress, type RowResult } from '../lib/child.js';
-import { measurePaired, roundRatios } from '../lib/paired.js';
+import { measurePaired, turnRatioRow } from '../lib/paired.js';
 import { drain, rawHttpEvents, rawHttpTurn } from '../lib/raw-clients.js';
-import { ms, ratio } from '../lib/format.js';
-import { round, roundSummary } from '../lib/stats.js';
 import { startRemoteUpstream } from '../lib/upstream-child.js';
 
 interface Args {
@@ -52,39 +50,20 @@ reportRows(async (): Promise<RowResult[]> => {
       { rounds: args.rounds, iterationsPerRound: args.iterations, warmupIterations: args.warmup },
     );
     const after = await upstream.counters();
-    const pkg = result.summaries['package']!;
-    const raw = result.summaries['raw']!;
-    const rawIter = result.summaries['raw-iterator']!;
-    const value = pkg.median / raw.median;
-    const perRound = roundRatios(result, 'package', 'raw');
     return [
-      {
+      turnRatioRow({
         id: '1',
         title: `HTTP turn while cooling down (${args.events} SSE events)`,
-        packageText: `${ms(pkg.median)} (p99 ${ms(pkg.p99)})`,
-        rawText: `${ms(raw.median)} (p99 ${ms(raw.p99)})`,
-        valueText: `${ratio(value)} median (CPU ${ratio(result.cpuMsPerCall['package']! / result.cpuMsPerCall['raw']!)})`,
-        targetText: `≤ ${TARGET.toFixed(2)}×`,
-        pass: value <= TARGET,
-        details: {
-          eventsPerTurn: args.events,
-          package: roundSummary(pkg),
-          raw: roundSummary(raw),
-          rawIterator: roundSummary(rawIter),
-          ratioOfMedians: round(value),
-          ratioP99: round(pkg.p99 / raw.p99),
-          cpuMsPerTurn: { package: round(result.cpuMsPerCall['package']!), raw: round(result.cpuMsPerCall['raw']!), rawIterator: round(result.cpuMsPerCall['raw-iterator']!) },
-          cpuRatio: round(result.cpuMsPerCall['package']! / result.cpuMsPerCall['raw']!),
-          ratioVsRawIterator: round(pkg.median / rawIter.median),
-          perRoundRatio: { min: round(Math.min(...perRound)), max: round(Math.max(...perRound)) },
-          addedPerTurnMs: round(pkg.median - raw.median),
-          addedPerEventUs: round(((pkg.median - raw.median) * 1000) / args.events),
+        eventsPerTurn: args.events,
+        result,
+        target: TARGET,
+        extraDetails: {
           upgradeAttemptsDuringRow: after.upgradeAttempts - before.upgradeAttempts,
           endpointState: manager.endpoint('cool').state.path,
           method:
             'Upstream in a child process. One session whose first turn met an upgrade answered 500; the endpoint then cools down and every measured turn goes over HTTP. Raw: fetch + createParser + JSON.parse per event, callback consumer, read to the end; raw-iterator: the same shaped as an async generator. Interleaved tinybench rounds, rotating order.',
         },
-      },
+      }),
     ];
   } finally {
     await manager.close();

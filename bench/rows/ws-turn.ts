@@ -4,10 +4,8 @@
  */
 import { createSessionManager, openAIResponses } from '../../src/index.js';
 import { reportRows, rowArgs, progress, type RowResult } from '../lib/child.js';
-import { measurePaired, roundRatios } from '../lib/paired.js';
+import { measurePaired, turnRatioRow } from '../lib/paired.js';
 import { RawWebSocketClient, drain } from '../lib/raw-clients.js';
-import { ms, ratio } from '../lib/format.js';
-import { round, roundSummary } from '../lib/stats.js';
 import { startRemoteUpstream } from '../lib/upstream-child.js';
 
 interface Args {
@@ -49,38 +47,19 @@ reportRows(async (): Promise<RowResult[]> => {
     );
     const after = await upstream.counters();
     if (session.state.transport !== 'websocket') throw new Error('row 2: the package socket closed during the row');
-    const pkg = result.summaries['package']!;
-    const rawS = result.summaries['raw']!;
-    const rawIter = result.summaries['raw-iterator']!;
-    const value = pkg.median / rawS.median;
-    const perRound = roundRatios(result, 'package', 'raw');
     return [
-      {
+      turnRatioRow({
         id: '2',
         title: `WebSocket turn on an open socket (${args.events} events)`,
-        packageText: `${ms(pkg.median)} (p99 ${ms(pkg.p99)})`,
-        rawText: `${ms(rawS.median)} (p99 ${ms(rawS.p99)})`,
-        valueText: `${ratio(value)} median (CPU ${ratio(result.cpuMsPerCall['package']! / result.cpuMsPerCall['raw']!)})`,
-        targetText: `≤ ${TARGET.toFixed(2)}×`,
-        pass: value <= TARGET,
-        details: {
-          eventsPerTurn: args.events,
-          package: roundSummary(pkg),
-          raw: roundSummary(rawS),
-          rawIterator: roundSummary(rawIter),
-          ratioOfMedians: round(value),
-          ratioP99: round(pkg.p99 / rawS.p99),
-          cpuMsPerTurn: { package: round(result.cpuMsPerCall['package']!), raw: round(result.cpuMsPerCall['raw']!), rawIterator: round(result.cpuMsPerCall['raw-iterator']!) },
-          cpuRatio: round(result.cpuMsPerCall['package']! / result.cpuMsPerCall['raw']!),
-          ratioVsRawIterator: round(pkg.median / rawIter.median),
-          perRoundRatio: { min: round(Math.min(...perRound)), max: round(Math.max(...perRound)) },
-          addedPerTurnMs: round(pkg.median - rawS.median),
-          addedPerEventUs: round(((pkg.median - rawS.median) * 1000) / args.events),
+        eventsPerTurn: args.events,
+        result,
+        target: TARGET,
+        extraDetails: {
           upgradeAttemptsDuringRow: after.upgradeAttempts - before.upgradeAttempts,
           method:
             'Upstream in a child process; it writes each turn corked (one flush per turn). The package session keeps its socket open across turns; the raw ws client has its own open socket, sends the same response.create frame, JSON.parses every frame and resolves at the terminal event (callback consumer); raw-iterator: the same shaped as an async generator. Interleaved tinybench rounds, rotating order.',
         },
-      },
+      }),
     ];
   } finally {
     raw.close();

@@ -1,4 +1,7 @@
 import type { InspectionEvent } from 'xstate';
+import { REDACTED, SecretSet, scrubText, toSecretSet } from '../secrets.js';
+
+export { REDACTED, SecretSet, scrubText };
 
 /**
  * Defence in depth for everything an inspection observer sees. The charts hold no token by
@@ -20,58 +23,14 @@ import type { InspectionEvent } from 'xstate';
  *   even when nobody said they were secret.
  */
 
-/** What a secret is replaced with. */
-export const REDACTED = '[redacted]';
-
 /** Keys whose values are never shown to an inspection observer, whatever they hold (numbers and booleans excepted). */
 const SECRET_KEY = /token|secret|passw(?:or)?d|passphrase|authori[sz]ation|cookie|api[-_]?key|private[-_]?key|client[-_]?secret|^credentials?$|^bearer$|signature/i;
 
-// Shapes of secrets worth catching even when nobody told us about them.
-const JWT_LIKE = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
-const BEARER = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]{6,}/gi;
-const KEY_PREFIXES = /\b(?:sk|rk|pk)-(?:proj-|live-|test-|ant-)?[A-Za-z0-9_-]{16,}|\bgh[pousr]_[A-Za-z0-9]{20,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bAIza[0-9A-Za-z_-]{30,}|\bAKIA[0-9A-Z]{16}\b/g;
-
-/** Shorter known secrets are ignored: they are too likely to match ordinary words (same rule as `src/auth/redact.ts`). */
-const MIN_SECRET_LENGTH = 6;
 const MAX_DEPTH = 24;
-
-/** Known secrets, prepared once per call: longest first, with their URL-encoded forms. */
-export class SecretSet {
-  private readonly needles: string[];
-
-  constructor(secrets: Iterable<string | undefined> = []) {
-    const all = new Set<string>();
-    for (const secret of secrets) {
-      if (typeof secret !== 'string' || secret.length < MIN_SECRET_LENGTH) continue;
-      all.add(secret);
-      const encoded = encodeURIComponent(secret);
-      if (encoded !== secret) all.add(encoded);
-    }
-    this.needles = [...all].sort((a, b) => b.length - a.length);
-  }
-
-  /** `text` with every known secret and every secret-shaped substring replaced. */
-  scrub(text: string): string {
-    let out = text;
-    for (const needle of this.needles) if (out.includes(needle)) out = out.split(needle).join(REDACTED);
-    if (out.includes('eyJ')) out = out.replace(JWT_LIKE, REDACTED);
-    out = out.replace(BEARER, (_match, scheme: string) => `${scheme} ${REDACTED}`);
-    return out.replace(KEY_PREFIXES, REDACTED);
-  }
-}
 
 /** Whether values under this key are withheld from observers. */
 export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key);
-}
-
-/** `text` with known secrets (and secret-shaped substrings) replaced by `[redacted]`. */
-export function scrubText(text: string, secrets: Iterable<string | undefined> | SecretSet = []): string {
-  return toSecretSet(secrets).scrub(text);
-}
-
-function toSecretSet(secrets: Iterable<string | undefined> | SecretSet): SecretSet {
-  return secrets instanceof SecretSet ? secrets : new SecretSet(secrets);
 }
 
 /** A sanitized actor ref: ids only, enumerable; `getSnapshot` and `_parent` are there for converters but never serialized. */

@@ -16,18 +16,27 @@ export interface EndpointConfig {
   headers?: Record<string, string>;
 }
 
-function checkUrl(field: string, value: unknown, schemes: readonly string[]): void {
-  if (typeof value !== 'string' || value.length === 0) throw new ConfigError(field, 'expected a URL string');
+/**
+ * What is wrong with `value` as a URL of one of `schemes`, as a phrase that follows its name
+ * ("must be a ws: or wss: URL, got http:"); `undefined` when nothing is. Shared by the
+ * manager's config check and the CLI's argument check.
+ */
+export function urlProblem(value: unknown, schemes: readonly string[]): string | undefined {
+  if (typeof value !== 'string' || value.length === 0) return 'must be a URL string';
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(field, `not a valid URL (${schemes.join(' or ')} expected)`);
+    return `is not a valid URL (${schemes.join(' or ')} expected)`;
   }
-  if (!schemes.includes(url.protocol)) {
-    throw new ConfigError(field, `expected a ${schemes.join(' or ')} URL, got ${url.protocol}`);
-  }
-  if (url.username || url.password) throw new ConfigError(field, 'credentials in the URL are not allowed: pass them as `credentials`');
+  if (!schemes.includes(url.protocol)) return `must be a ${schemes.join(' or ')} URL, got ${url.protocol}`;
+  if (url.username || url.password) return 'must not carry credentials in the URL: pass them as `credentials`';
+  return undefined;
+}
+
+function checkUrl(field: string, value: unknown, schemes: readonly string[]): void {
+  const problem = urlProblem(value, schemes);
+  if (problem) throw new ConfigError(field, problem);
 }
 
 /** Validates `options.endpoints`; throws {@link ConfigError} naming the endpoint and field. */

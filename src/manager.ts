@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { createActor, fromPromise, type InspectionEvent, type Observer } from 'xstate';
+import { createActor, fromPromise, type InspectionEvent, type Observer, type StateValue } from 'xstate';
 import { createEndpointMachine, type EndpointContext, type ProbeRecord } from '../machines/endpoint.js';
 import type { Failure } from '../machines/failure.js';
 import { classify } from '../machines/classify.js';
@@ -17,6 +17,7 @@ import { createInstruments, type Instruments } from './metrics.js';
 import { TransitionObserver } from './observer.js';
 import { resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
 import { Session, type SessionActor } from './session.js';
+import { statePaths } from './state.js';
 import { createSocketActor } from './socket-actor.js';
 import type { CoordinationStore } from './stores/store.js';
 import { sanitizeInspectionEvent } from './inspector/sanitize.js';
@@ -447,7 +448,8 @@ async function* failingStream(error: Error): AsyncGenerator<ProviderEvent, void,
 }
 
 function endpointState(snapshot: { value: unknown; context: EndpointContext; status: string }): EndpointState {
-  const path = typeof snapshot.value === 'string' ? snapshot.value : Object.entries(snapshot.value as Record<string, string>).map(([k, v]) => `${k}.${v}`)[0] ?? '';
+  // The endpoint chart has no parallel regions: one path.
+  const path = statePaths(snapshot.value as StateValue)[0] ?? '';
   const top = path.split('.')[0];
   const status: EndpointState['status'] =
     snapshot.status !== 'active' || top === 'stopped'

@@ -6,6 +6,7 @@ import { createEndpointMachine } from '../../../machines/endpoint.js';
 import type { Failure } from '../../../machines/failure.js';
 import type { Outcome } from '../../../machines/outcome.js';
 import { DEFAULT_POLICY } from '../../../machines/policy.js';
+import { urlProblem } from '../../config.js';
 import { humanDuration } from '../../logging.js';
 import { streamHttp } from '../../transports/http-sse.js';
 import { openAIResponses } from '../../transports/openai-responses.js';
@@ -82,13 +83,8 @@ export async function probeCommand(argv: readonly string[], out: Output): Promis
 }
 
 function checkUrl(name: string, value: string, schemes: string[]): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`${name} is not a valid URL: ${JSON.stringify(redactUrl(value))}`);
-  }
-  if (!schemes.includes(url.protocol)) throw new UsageError(`${name} must be a ${schemes.join(' or ')} URL, got ${url.protocol}`);
+  const problem = urlProblem(value, schemes);
+  if (problem) throw new UsageError(`${name} ${problem}`);
 }
 
 async function readToken(file: string | undefined): Promise<string> {

@@ -45,19 +45,25 @@ function watchValidity(path: string): { stop(): Promise<{ reads: number; invalid
   };
 }
 
+/** A token endpoint and a signed-in credentials file, both cleaned up after the test, and the children's config. */
+async function sharedFile(lock: { lockStaleMs: number; lockHeartbeatMs?: number }) {
+  const endpoint = await startTokenEndpoint();
+  cleanups.push(() => endpoint.close());
+  const file = await signedInFile(endpoint);
+  cleanups.push(() => file.cleanup());
+  const config = {
+    credentialsPath: file.path,
+    tokenUrl: endpoint.url,
+    clientId: endpoint.clientId,
+    rejected: file.initial.access_token,
+    ...lock,
+  };
+  return { endpoint, file, config };
+}
+
 describe('processes sharing one credentials file', () => {
   it('6 processes refreshing the same rejected token at once make one refresh request and all end with the new token', async () => {
-    const endpoint = await startTokenEndpoint();
-    cleanups.push(() => endpoint.close());
-    const file = await signedInFile(endpoint);
-    cleanups.push(() => file.cleanup());
-    const config = {
-      credentialsPath: file.path,
-      tokenUrl: endpoint.url,
-      clientId: endpoint.clientId,
-      rejected: file.initial.access_token,
-      lockStaleMs: 30_000,
-    };
+    const { endpoint, file, config } = await sharedFile({ lockStaleMs: 30_000 });
     const children = Array.from({ length: 6 }, () => track(spawnRefreshChild(config)));
     await Promise.all(children.map((child) => child.ready));
     const validity = watchValidity(file.path);
@@ -95,18 +101,7 @@ describe('processes sharing one credentials file', () => {
   });
 
   it('a process killed mid-refresh leaves a stale lock that the next process takes over, and the file is never torn', async () => {
-    const endpoint = await startTokenEndpoint();
-    cleanups.push(() => endpoint.close());
-    const file = await signedInFile(endpoint);
-    cleanups.push(() => file.cleanup());
-    const config = {
-      credentialsPath: file.path,
-      tokenUrl: endpoint.url,
-      clientId: endpoint.clientId,
-      rejected: file.initial.access_token,
-      lockStaleMs: 2_000,
-      lockHeartbeatMs: 100,
-    };
+    const { endpoint, file, config } = await sharedFile({ lockStaleMs: 2_000, lockHeartbeatMs: 100 });
     const validity = watchValidity(file.path);
 
     // The victim's refresh hangs at the endpoint (before the token is consumed) until it dies.

@@ -67,6 +67,17 @@ describe.each([
   });
 });
 
+/** The next step of an aborted turn throws TurnFailedError of class `aborted` on `transport`. */
+async function expectAbortedOn(iterator: AsyncIterator<unknown>, transport: 'websocket' | 'http'): Promise<void> {
+  const error = await iterator.next().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TurnFailedError);
+  expect((error as TurnFailedError).failure.class).toBe('aborted');
+  expect((error as TurnFailedError).transport).toBe(transport);
+}
+
 describe('abort through the signal mid-turn', () => {
   test('on WebSocket: TurnFailedError of class aborted; the endpoint is not blamed; the next turn runs', async () => {
     const h = await startHarness({ endpoints: { m: {} }, modes: { m: { stallAfterEvents: 2 } } });
@@ -78,13 +89,7 @@ describe('abort through the signal mid-turn', () => {
     expect(s.state).toMatchObject({ turn: 'turn.streaming', transport: 'websocket' });
 
     controller.abort();
-    const error = await iterator.next().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(TurnFailedError);
-    expect((error as TurnFailedError).failure.class).toBe('aborted');
-    expect((error as TurnFailedError).transport).toBe('websocket');
+    await expectAbortedOn(iterator, 'websocket');
     expect(s.state.turn).toBe('turn.idle');
     expect(h.events.turn).toMatchObject([{ result: 'failed', transport: 'websocket', failure: { class: 'aborted' } }]);
     expect(h.upstream.wsTurns).toBe(1);
@@ -108,13 +113,7 @@ describe('abort through the signal mid-turn', () => {
     expect(s.state).toMatchObject({ turn: 'turn.streaming', transport: 'http' });
 
     controller.abort();
-    const error = await iterator.next().then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(TurnFailedError);
-    expect((error as TurnFailedError).failure.class).toBe('aborted');
-    expect((error as TurnFailedError).transport).toBe('http');
+    await expectAbortedOn(iterator, 'http');
     expect(s.state.turn).toBe('turn.idle');
     expect(h.events.turn).toMatchObject([{ result: 'failed', transport: 'http', failure: { class: 'aborted' } }]);
     expect(h.upstream.httpRequests).toBe(1);

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -161,6 +161,7 @@ describe.skipIf(!status.available && !inCi)('the inspector page in headless chro
     await page.waitForSelector('svg#chart[data-chart="endpoint"] g[data-state="coolingDown"].active');
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
     if (process.env['UPDATE_DOCS_SCREENSHOT'] === '1') {
       mkdirSync(dirname(DOCS_SCREENSHOT), { recursive: true });
       copyFileSync(SCREENSHOT, DOCS_SCREENSHOT);

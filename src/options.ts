@@ -18,12 +18,12 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export interface PolicyOptions {
   /** Cooldown backoff of a failing endpoint. Defaults: 45 s doubling to 30 min, 20 % downward jitter. */
   cooldown?: Partial<BackoffOptions>;
-  /** Longest an upgrade may take, in ms, in (0, 2^31−1]. Default 8 000. */
+  /** Longest an upgrade may take, in ms, in (0, 2^31−1]. Default 8 000; when you set `upgradeBudgetMs` and leave this unset, max(8 000, twice the budget). */
   upgradeTimeoutMs?: number;
   /**
    * Longest a turn waits for an upgrade in flight before going over HTTP, in ms; 0 never waits.
-   * Must be below `upgradeTimeoutMs`. Default 1 000, or half of `upgradeTimeoutMs` when you set
-   * that below 2 000 and leave this unset.
+   * Must be below `upgradeTimeoutMs`. Default 1 000; when you set `upgradeTimeoutMs` and leave this
+   * unset, min(1 000, half of `upgradeTimeoutMs`).
    */
   upgradeBudgetMs?: number;
   /** Uptime after which a socket's endpoint is forgiven its failures, in ms; 0 forgives at once. Default 15 000. */
@@ -133,8 +133,8 @@ const isSet = (given: unknown, key: string): boolean => isPlainObject(given) && 
  * Merges overrides onto the defaults and validates every field; throws {@link ConfigError}
  * naming the field. Cross-field rules fill an unset value from the one you set and fail only
  * when two values you set contradict each other (docs/api.md, "Rules between options"):
- * - `upgradeBudgetMs` < `upgradeTimeoutMs`: unset budget = min(1 000, ⌊timeout / 2⌋); unset
- *   timeout = max(8 000, 2 × budget), at most 2^31−1.
+ * - `upgradeBudgetMs` < `upgradeTimeoutMs`: with only the timeout set, budget = min(1 000,
+ *   ⌊timeout / 2⌋); with only the budget set, timeout = max(8 000, 2 × budget), at most 2^31−1.
  * - `cooldown.initialMs` ≤ `cooldown.maxMs`: unset cap = max(30 min, initial); unset initial =
  *   min(45 s, cap).
  */
@@ -146,15 +146,11 @@ export function resolvePolicy(options: PolicyOptions | undefined): RuntimePolicy
   // upgradeBudgetMs < upgradeTimeoutMs.
   const budgetSet = isSet(given, 'upgradeBudgetMs');
   const timeoutSet = isSet(given, 'upgradeTimeoutMs');
+  if (timeoutSet && !budgetSet) resolved.upgradeBudgetMs = Math.min(DEFAULT_POLICY.upgradeBudgetMs, Math.floor(resolved.upgradeTimeoutMs / 2));
+  if (budgetSet && !timeoutSet) resolved.upgradeTimeoutMs = Math.min(MAX_TIMER_MS, Math.max(DEFAULT_POLICY.upgradeTimeoutMs, 2 * resolved.upgradeBudgetMs));
   if (resolved.upgradeBudgetMs >= resolved.upgradeTimeoutMs) {
-    if (budgetSet && timeoutSet) {
-      throw new ConfigError('policy.upgradeBudgetMs', `expected less than policy.upgradeTimeoutMs (${resolved.upgradeTimeoutMs}), got ${resolved.upgradeBudgetMs}: a turn may wait for an upgrade in flight only part of the upgrade's deadline`);
-    }
-    if (timeoutSet) resolved.upgradeBudgetMs = Math.min(DEFAULT_POLICY.upgradeBudgetMs, Math.floor(resolved.upgradeTimeoutMs / 2));
-    else resolved.upgradeTimeoutMs = Math.min(MAX_TIMER_MS, Math.max(DEFAULT_POLICY.upgradeTimeoutMs, 2 * resolved.upgradeBudgetMs));
-    if (resolved.upgradeBudgetMs >= resolved.upgradeTimeoutMs) {
-      throw new ConfigError('policy.upgradeBudgetMs', `expected less than policy.upgradeTimeoutMs (${resolved.upgradeTimeoutMs}), got ${resolved.upgradeBudgetMs}`);
-    }
+    const because = budgetSet && timeoutSet ? ": a turn may wait for an upgrade in flight only part of the upgrade's deadline" : '';
+    throw new ConfigError('policy.upgradeBudgetMs', `expected less than policy.upgradeTimeoutMs (${resolved.upgradeTimeoutMs}), got ${resolved.upgradeBudgetMs}${because}`);
   }
 
   // cooldown.initialMs ≤ cooldown.maxMs.

@@ -152,8 +152,15 @@ describe('rules between options derive what you left unset and fail only on two 
   test('upgradeTimeoutMs 1 000 alone: the budget adapts to half of it', async () => {
     expect(await policyOf({ upgradeTimeoutMs: 1_000 })).toMatchObject({ upgradeTimeoutMs: 1_000, upgradeBudgetMs: 500 });
   });
-  test('upgradeTimeoutMs above 2 000 alone keeps the 1 s budget', async () => {
+  test('upgradeTimeoutMs 1 500 alone: a budget of 750; 3 000 alone keeps the 1 s budget', async () => {
+    expect(await policyOf({ upgradeTimeoutMs: 1_500 })).toMatchObject({ upgradeTimeoutMs: 1_500, upgradeBudgetMs: 750 });
     expect(await policyOf({ upgradeTimeoutMs: 3_000 })).toMatchObject({ upgradeTimeoutMs: 3_000, upgradeBudgetMs: 1_000 });
+  });
+  test('upgradeBudgetMs 2 000 alone keeps the 8 s timeout', async () => {
+    expect(await policyOf({ upgradeBudgetMs: 2_000 })).toMatchObject({ upgradeTimeoutMs: 8_000, upgradeBudgetMs: 2_000 });
+  });
+  test('upgradeBudgetMs at the timer limit alone: no timeout can be above it, so ConfigError', () => {
+    expect(configErrorOf({ endpoints: { m: ok }, policy: { upgradeBudgetMs: 2 ** 31 - 1 } }).field).toBe('policy.upgradeBudgetMs');
   });
   test('upgradeTimeoutMs 1 alone: a budget of 0 (never wait)', async () => {
     expect(await policyOf({ upgradeTimeoutMs: 1 })).toMatchObject({ upgradeTimeoutMs: 1, upgradeBudgetMs: 0 });

@@ -1,12 +1,12 @@
 /**
- * The package as a user meets it: `npm pack` the repository (its `prepack` builds dist/),
+ * The package as a user meets it: `npm pack` the repository (built as its `prepack` builds it),
  * install the tarball into a scratch app under os.tmpdir() with production dependencies only
  * (plus typescript and @types/node for the type check), type-check the README's example with
  * `tsc --strict`, run it against `resilient-stream/testing`, run the bin, and run a user's
  * misconfiguration script. Uses the npm cache (`--prefer-offline`); fails loudly, never skips.
  */
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,14 +49,19 @@ async function installedVersion(name: string): Promise<string> {
 beforeAll(async () => {
   version = (JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
   scratch = await mkdtemp(join(tmpdir(), 'resilient-stream-pack-'));
-  const packed = await run(npm, ['pack', '--json', '--pack-destination', scratch], repo);
+  // Pack a staged copy, built as `prepack` builds it but into the stage: a second `npm test`
+  // running beside this one in the same checkout never sees its dist/ half-written.
+  const stage = join(scratch, 'stage');
+  for (const entry of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin']) await cp(join(repo, entry), join(stage, entry), { recursive: true });
+  const built = await run(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', join(stage, 'dist')], repo);
+  expectSuccess(built, 'tsc -p tsconfig.build.json (what prepack runs)');
+  const packed = await run(npm, ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch], stage);
   expectSuccess(packed, 'npm pack');
   const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as [{ filename: string }];
   tarball = join(scratch, info.filename);
 
   app = join(scratch, 'app');
-  await rm(app, { recursive: true, force: true });
-  await (await import('node:fs/promises')).mkdir(app);
+  await mkdir(app);
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'scratch-app', private: true, type: 'module' }, null, 2));
   // The versions the repository already uses, so the npm cache has them.
   const typescript = await installedVersion('typescript');
@@ -70,6 +75,12 @@ afterAll(async () => {
 });
 
 describe('the packed tarball', () => {
+  test('prepack builds dist/ with the same build this test stages', async () => {
+    const pkg = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['prepack']).toBe('npm run build');
+    expect(pkg.scripts['build']).toMatch(/tsc -p tsconfig\.build\.json$/);
+  });
+
   test('holds built JS, types, the bin, README, LICENSE and CHANGELOG, and no tests, sources or CI', async () => {
     const listed = await run('tar', ['-tzf', tarball], scratch);
     expectSuccess(listed, 'tar -tzf');

@@ -15,7 +15,7 @@ import type { ManagerEvents } from './events.js';
 import { checkLogger, type Logger } from './logging.js';
 import { createInstruments, type Instruments } from './metrics.js';
 import { TransitionObserver } from './observer.js';
-import { resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
+import { checkManagerOptions, resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
 import { Session, type SessionActor } from './session.js';
 import { statePaths } from './state.js';
 import { createSocketActor } from './socket-actor.js';
@@ -122,7 +122,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
 
   constructor(options: SessionManagerOptions) {
     super();
-    if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an options object');
+    checkManagerOptions(options);
     const endpoints = checkEndpoints(options.endpoints);
     this.policy = resolvePolicy(options.policy);
     this.logger = checkLogger(options.logger);

@@ -1,7 +1,7 @@
 import { emitAuthEvent, type AuthEventListener } from './auth-events.js';
-import { RefreshError, isRefreshError, type CredentialSource } from './credential-source.js';
+import { RefreshError, refreshErrorFrom, type CredentialSource } from './credential-source.js';
+import { scrubError } from '../secrets.js';
 import type { CredentialStore, StoredCredentials } from './credential-store.js';
-import { redact } from './redact.js';
 import { SingleFlight } from './single-flight.js';
 import { requestTokenRefresh } from './token-request.js';
 
@@ -111,6 +111,7 @@ export function oauthRefreshSource(options: OAuthRefreshSourceOptions): Credenti
 
   return {
     name,
+    secrets: () => [...seen],
     token: async () => (await load()).access_token,
     refresh: (rejected) => flights.run(rejected, () => refreshOnce(rejected)),
     expiresAtMs: () => cached?.expires_at_ms,
@@ -128,12 +129,7 @@ export function oauthRefreshSource(options: OAuthRefreshSourceOptions): Credenti
   };
 }
 
-/** A RefreshError with a message free of the given tokens (wrapping anything else). */
+/** A RefreshError free of the given tokens in message, stack and cause chain (wrapping anything else, its facts kept). */
 function sanitize(error: unknown, secrets: readonly string[]): RefreshError {
-  if (isRefreshError(error)) {
-    error.message = redact(error.message, secrets);
-    return error;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return new RefreshError(redact(`token refresh failed: ${message}`, secrets));
+  return scrubError(refreshErrorFrom(error, 'token refresh failed', secrets), secrets);
 }

@@ -356,6 +356,7 @@ function asRefreshFailure(error: unknown): RefreshFailure {
 const LOCAL_FAILURES: Readonly<Record<string, string>> = {
   credentials_missing: 'no credentials were found (a missing or empty credentials file, or a source without a token)',
   credentials_unreadable: 'the credentials could not be read (unreadable file, or not valid credentials JSON)',
+  credentials_unwritable: 'the credentials file cannot be written safely (see the log line naming its directory)',
   lock_timeout: 'another holder kept the refresh lock past refreshWaitMs',
   refresh_wait_timeout: 'the refresh did not finish within refreshWaitMs',
   store_write_failed: 'the refreshed credentials could not be written back',
@@ -376,7 +377,7 @@ function describe(error: unknown): string {
 /** What the operator reads when a person must act: what happened, then what to do. */
 function permanentSummary(error: unknown): string {
   const failure = asRefreshFailure(error);
-  if (failure.errorCode === 'credentials_missing' || failure.errorCode === 'credentials_unreadable') {
+  if (failure.errorCode === 'credentials_missing' || failure.errorCode === 'credentials_unreadable' || failure.errorCode === 'credentials_unwritable') {
     return `${describe(error)}; sign in again (or fix the credentials file) and turns resume without a restart`;
   }
   return `token refresh refused: ${describe(error)}; sign in again and turns resume without a restart`;

@@ -94,7 +94,7 @@ const REMEMBERED_SECRETS = 256;
 export function createCredentialRuntime(source: CredentialSource, options: CredentialRuntimeOptions): CredentialRuntime {
   const wallClock = options.wallClock ?? Date.now;
   const tokens = new Map<number, string>();
-  const refreshWaitMs = options.refreshWaitMs ?? DEFAULT_REFRESH_WAIT_MS;
+  const refreshWaitMs = options.refreshWaitMs ?? source.refreshWaitMs ?? DEFAULT_REFRESH_WAIT_MS;
   if (!(Number.isFinite(refreshWaitMs) && refreshWaitMs > 0 && refreshWaitMs <= 2 ** 31 - 1)) {
     throw new RangeError(`refreshWaitMs: expected a number of ms in (0, 2^31-1], got ${String(refreshWaitMs)}`);
   }

@@ -29,6 +29,11 @@ export interface CredentialSource {
    * are known without it. Never used for anything but scrubbing.
    */
   secrets?(): Iterable<string>;
+  /**
+   * Longest a turn waits for one `refresh()` of this source, in ms, unless the runtime is given
+   * its own `refreshWaitMs`. Default 30 000. See `CredentialRuntimeOptions.refreshWaitMs`.
+   */
+  readonly refreshWaitMs?: number;
 }
 
 /** The facts about a failed refresh that `machines/classify-refresh.ts` reads. */

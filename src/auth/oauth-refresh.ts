@@ -25,6 +25,13 @@ export interface OAuthRefreshSourceOptions {
   readonly now?: () => number;
   /** Receives refresh failures and unreadable-store reports (no tokens). */
   readonly onEvent?: AuthEventListener;
+  /**
+   * Longest a turn waits for a refresh of this source, in ms. Default 30 000. Past it the turn
+   * fails with class `auth` ("the refresh did not finish within refreshWaitMs"); the refresh goes
+   * on, and its token is picked up by the next turn. Give the file store the same value (its
+   * `refreshWaitMs` bounds the wait for another process's lock).
+   */
+  readonly refreshWaitMs?: number;
 }
 
 /**
@@ -112,6 +119,7 @@ export function oauthRefreshSource(options: OAuthRefreshSourceOptions): Credenti
   return {
     name,
     secrets: () => [...seen],
+    ...(options.refreshWaitMs !== undefined ? { refreshWaitMs: options.refreshWaitMs } : {}),
     token: async () => (await load()).access_token,
     refresh: (rejected) => flights.run(rejected, () => refreshOnce(rejected)),
     expiresAtMs: () => cached?.expires_at_ms,

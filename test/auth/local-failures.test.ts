@@ -106,3 +106,32 @@ test.fails('the failed turn names the local cause and what to do (needs the sess
   const second = await h.turn(session);
   expect((second.error as Error).message).toMatch(/no credentials were found.*sign in again/);
 });
+
+test('refreshWaitMs: a refresh that hangs fails the turn with class auth after the wait; the token it brings later is used by the next turn', async () => {
+  const OLD = 'qzOLDwaitTokenB71kd0q';
+  const NEW = 'qzNEWwaitTokenC82le1r';
+  let finish!: () => void;
+  let current = OLD;
+  const source: CredentialSource = {
+    name: 'slow',
+    refreshWaitMs: 200,
+    token: () => current,
+    refresh: () =>
+      new Promise<string>((resolve) => {
+        finish = () => {
+          current = NEW;
+          resolve(NEW);
+        };
+      }),
+  };
+  const h = await startHarness({ endpoints: { api: { credentials: source } }, modes: { api: { upgradeStatus: 426 } }, acceptToken: (token) => token === NEW });
+  const session = h.session('s1', 'api');
+  const started = performance.now();
+  const first = await h.turn(session);
+  expect(performance.now() - started).toBeLessThan(5_000);
+  expect(first.error).toMatchObject({ failure: { class: 'auth' } });
+  finish();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const second = await h.turn(session);
+  expect(second.error).toBeUndefined();
+});

@@ -21,6 +21,7 @@ import { statePaths } from './state.js';
 import { createSocketActor } from './socket-actor.js';
 import type { CoordinationStore } from './stores/store.js';
 import { sanitizeInspectionEvent } from './inspector/sanitize.js';
+import { headerSecrets, scrubDeep, scrubbingLogger, secretSetCache } from './secrets.js';
 import { awaitDecision, type TurnRunner } from './turn-runner.js';
 import { openAIResponses } from './transports/openai-responses.js';
 import { streamHttp } from './transports/http-sse.js';
@@ -125,7 +126,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     checkManagerOptions(options);
     const endpoints = checkEndpoints(options.endpoints);
     this.policy = resolvePolicy(options.policy);
-    this.logger = checkLogger(options.logger);
+    // Every log line leaves scrubbed of every secret the manager knows (src/secrets.ts).
+    this.logger = scrubbingLogger(checkLogger(options.logger), () => this.secretSet(this.redactionSecrets()));
     this.clock = options.clock ?? systemClock;
     this.instruments = createInstruments();
     this.observer = new TransitionObserver(this, this.logger, this.instruments, this.clock);
@@ -237,6 +239,13 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     return () => this.inspectors.delete(next);
   }
 
+  /** Emits with every string of the payload scrubbed of every secret the manager knows (src/secrets.ts). */
+  override emit<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, ...args: EventEmitter.EventArgs<ManagerEvents, T>): boolean {
+    return super.emit(event, ...scrubDeep(args, this.secretSet(this.redactionSecrets())));
+  }
+
+  private readonly secretSet = secretSetCache();
+
   /** Adds a listener; a `transition` listener turns chart inspection on (it names each transition's cause). */
   override on<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, fn: EventEmitter.EventListener<ManagerEvents, T>, context?: unknown): this {
     if (event === 'transition') this.startInspecting();
@@ -307,7 +316,11 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   /** The tokens the credential sources hold, for redaction only (inspectors, logs). @internal */
   redactionSecrets(): string[] {
     const secrets: string[] = [];
-    for (const entry of new Set(this.credentials.values())) secrets.push(...entry.runtime.knownTokens());
+    for (const [source, entry] of this.credentials) {
+      if (typeof source === 'string') secrets.push(source);
+      secrets.push(...entry.runtime.knownTokens());
+    }
+    for (const entry of this.endpoints.values()) secrets.push(...headerSecrets(entry.config.headers));
     return secrets;
   }
 

@@ -14,26 +14,11 @@
  * Times are compared as the callers send them; the fleet's hosts share a clock (NTP).
  */
 
-import { createHash } from 'node:crypto';
+export type { RedisScriptClient } from './redis-scripts.js';
 import type { HealthReport, ProbeClaim } from '../../machines/endpoint.js';
 import { ConfigError } from '../errors.js';
+import { bounded, runScript, script, type RedisScriptClient } from './redis-scripts.js';
 import { DEFAULT_FAILURE_MEMORY_MS, failureMemoryUntilMs, type CoordinationStore } from './store.js';
-
-/**
- * The part of a Redis client the store uses. `ioredis` (`new Redis(url)`) fits as is; a
- * node-redis client fits through a three-line adapter (docs/stores.md):
- * `{ eval: (script, numKeys, ...rest) => client.eval(script, { keys: rest.slice(0, numKeys), arguments: rest.slice(numKeys) }) }`.
- */
-export interface RedisScriptClient {
-  /** `EVAL script numKeys key… arg…`: resolves with the script's reply, rejects on any error. */
-  eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
-  /**
-   * `EVALSHA sha1 numKeys key… arg…`. Optional: when present the store sends the script's
-   * SHA1 and falls back to `eval` once Redis answers `NOSCRIPT` (after a restart or a
-   * `SCRIPT FLUSH`); when absent every call sends the whole script with `eval`.
-   */
-  evalsha?(sha1: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
-}
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions {
@@ -148,46 +133,14 @@ end
 return 0
 `;
 
-interface Script {
-  readonly source: string;
-  readonly sha1: string;
-}
-
-function script(source: string): Script {
-  return { source, sha1: createHash('sha1').update(source).digest('hex') };
-}
-
 const claimProbeScript = script(CLAIM_PROBE_SCRIPT);
 const publishHealthScript = script(PUBLISH_HEALTH_SCRIPT);
 const releaseProbeScript = script(RELEASE_PROBE_SCRIPT);
-
-function isNoScript(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.includes('NOSCRIPT');
-}
 
 function finite(name: string, value: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new RangeError(`redisStore: ${name} must be a finite number of ms, got ${String(value)}`);
   }
-}
-
-function bounded<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  if (timeoutMs <= 0) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redisStore: ${what} got no answer from Redis within ${timeoutMs} ms`)), timeoutMs);
-    timer.unref();
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** The fleet's streak in a claim reply, as the optional claim field (absent when none or unreadable). */
@@ -246,23 +199,14 @@ export function redisStore(options: RedisStoreOptions): CoordinationStore {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new ConfigError('store.timeoutMs', 'expected a finite number of ms ≥ 0 (0 disables it)');
 
-  const run = async (which: Script, key: string, args: string[]): Promise<unknown> => {
-    if (typeof client.evalsha === 'function') {
-      try {
-        return await client.evalsha(which.sha1, 1, key, ...args);
-      } catch (error) {
-        if (!isNoScript(error)) throw error;
-      }
-    }
-    return client.eval(which.source, 1, key, ...args);
-  };
+  const run = (which: typeof claimProbeScript, key: string, args: string[]): Promise<unknown> => runScript(client, which, [key], args);
 
   return {
     async claimProbe(endpointKey, atMs, leaseMs): Promise<ProbeClaim> {
       finite('atMs', atMs);
       finite('leaseMs', leaseMs);
       const px = Math.max(1, Math.ceil(leaseMs + margin));
-      const reply = await bounded(run(claimProbeScript, keyPrefix + endpointKey, [String(atMs), String(atMs + leaseMs), String(px)]), timeoutMs, `claimProbe(${endpointKey})`);
+      const reply = await bounded(run(claimProbeScript, keyPrefix + endpointKey, [String(atMs), String(atMs + leaseMs), String(px)]), timeoutMs, `redisStore: claimProbe(${endpointKey})`);
       return parseClaim(reply);
     },
     async publishHealth(report: HealthReport): Promise<void> {
@@ -282,13 +226,13 @@ export function redisStore(options: RedisStoreOptions): CoordinationStore {
       await bounded(
         run(publishHealthScript, keyPrefix + report.endpointKey, [report.status, String(untilMs), String(report.atMs), String(failures), String(memoryUntilMs), String(px)]),
         timeoutMs,
-        `publishHealth(${report.endpointKey})`,
+        `redisStore: publishHealth(${report.endpointKey})`,
       );
     },
     async releaseProbe(endpointKey, atMs, leaseUntilMs): Promise<void> {
       finite('atMs', atMs);
       finite('leaseUntilMs', leaseUntilMs);
-      await bounded(run(releaseProbeScript, keyPrefix + endpointKey, [String(atMs), String(leaseUntilMs)]), timeoutMs, `releaseProbe(${endpointKey})`);
+      await bounded(run(releaseProbeScript, keyPrefix + endpointKey, [String(atMs), String(leaseUntilMs)]), timeoutMs, `redisStore: releaseProbe(${endpointKey})`);
     },
     async close(): Promise<void> {
       await options.closeClient?.();

@@ -55,12 +55,19 @@ export function openSubscription(options: SubscriptionOptions): Subscription {
   connection.on('message', (from: string, message: string) => {
     if (!closed && from === channel) options.onMessage(message);
   });
+  const subscribe = () => {
+    connection.subscribe(channel).catch((error: unknown) => options.onError?.(error));
+  };
   connection.on('ready', () => {
+    if (closed) return;
+    // Subscribing again on every connection is harmless, and needed by a client that keeps no
+    // offline queue (its first SUBSCRIBE, sent before the connection was up, failed).
+    subscribe();
     // The first 'ready' is the initial connection; later ones follow an outage.
-    if (readyOnce && !closed) options.onResync?.();
+    if (readyOnce) options.onResync?.();
     readyOnce = true;
   });
-  connection.subscribe(channel).catch((error: unknown) => options.onError?.(error));
+  subscribe();
   return {
     async close() {
       if (closed) return;

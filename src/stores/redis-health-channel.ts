@@ -68,13 +68,13 @@ export function parseHealthMessage(text: string): { origin: string; report: Heal
   if (!Number.isFinite(atMs) || !Number.isFinite(failures) || failures < 0) return undefined;
   const windowed = status === 'cooling-down' || status === 'unsupported';
   if (windowed && !Number.isFinite(untilMs)) return undefined;
-  const report = {
+  const report: HealthReport = {
     endpointKey,
     status: status as HealthReport['status'],
     atMs,
     untilMs: windowed ? untilMs : undefined,
     consecutiveFailures: Math.floor(failures),
-  } as HealthReport;
+  };
   return { origin, report };
 }
 

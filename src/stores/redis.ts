@@ -260,7 +260,7 @@ export function redisStore(options: RedisStoreOptions): CoordinationStore {
     );
 
   const publish = async (report: HealthReport): Promise<void> => {
-    const untilMs = report.status === 'healthy' || report.status === ('reset' as HealthReport['status']) ? 0 : (report.untilMs ?? 0);
+    const untilMs = report.status === 'healthy' || report.status === 'reset' ? 0 : (report.untilMs ?? 0);
     // The report says when it was made: the expiry is measured from it, no clock needed.
     const memoryUntilMs = failureMemoryUntilMs({ ...report, untilMs }, failureMemoryMs);
     const px = Math.ceil(memoryUntilMs - report.atMs + margin);

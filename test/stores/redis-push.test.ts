@@ -17,7 +17,7 @@ import { skipRedisSuites, startRedisServer, type RedisServer } from '../support/
 
 const ENDPOINT = 'openai/gpt-5.4/wss://api.example/v1/responses/acct-1';
 const report = (status: HealthReport['status'], atMs: number, untilMs: number | undefined, consecutiveFailures: number, endpointKey = ENDPOINT): HealthReport =>
-  ({ endpointKey, status, atMs, untilMs, consecutiveFailures }) as HealthReport;
+  ({ endpointKey, status, atMs, untilMs, consecutiveFailures });
 
 function recordingLogger() {
   const lines: { level: string; msg: string }[] = [];
@@ -69,7 +69,7 @@ describe.skipIf(skipRedisSuites)('redisStore pushes health changes to every othe
     await c.publishHealth(report('cooling-down', T + 1, T + 5_000, 1));
     await a.publishHealth(report('unsupported', T + 2, T + 60_000, 3));
     await b.publishHealth(report('healthy', T + 3, undefined, 0));
-    await c.publishHealth(report('reset' as HealthReport['status'], T + 4, undefined, 0));
+    await c.publishHealth(report('reset', T + 4, undefined, 0));
     await waitUntil(() => heardBy.b.length === 4 && heardBy.a.length === 3 && heardBy.c.length === 3, 'every push arrived');
     expect(heardBy.b.map((r) => [r.status, r.untilMs, r.consecutiveFailures])).toEqual([
       ['cooling-down', T + 10_000, 3],

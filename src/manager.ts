@@ -386,6 +386,12 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     });
     this.observer.watch(actor, 'endpoint', key);
     actor.start();
+    // Other processes' health changes, pushed by the store, reach the chart at once; the
+    // subscription ends with the chart (STOP makes it final).
+    const unsubscribe = store?.subscribe?.((report) => {
+      if (report.endpointKey === key) actor.send({ type: 'FLEET.HEALTH_CHANGED', report, atMs: this.clock.now() });
+    });
+    if (unsubscribe) actor.subscribe({ complete: unsubscribe, error: unsubscribe });
     return { key, config, protocol: config.protocol ?? openAIResponses, actor, credential };
   }
 

@@ -20,6 +20,8 @@ export interface PolicyOptions {
   idleTimeoutMs?: number;
   /** Client ping period on open sockets, in ms; 0 disables. Default 30 000. */
   pingIntervalMs?: number;
+  /** Longest an open socket may stay silent after a turn was sent before the turn moves to HTTP, in ms. Default 5 000. */
+  webSocketFirstEventTimeoutMs?: number;
 }
 
 /** The full policy the runtime uses: the charts' {@link Policy} plus stream deadlines. */
@@ -75,6 +77,7 @@ export function resolvePolicy(options: PolicyOptions | undefined): RuntimePolicy
     upgradeBudgetMs,
     minUptimeMs: check('policy.minUptimeMs', o.minUptimeMs ?? DEFAULT_POLICY.minUptimeMs, { min: 0 }),
     unsupportedTtlMs: check('policy.unsupportedTtlMs', o.unsupportedTtlMs ?? DEFAULT_POLICY.unsupportedTtlMs, { min: 1 }),
+    webSocketFirstEventTimeoutMs: check('policy.webSocketFirstEventTimeoutMs', o.webSocketFirstEventTimeoutMs ?? DEFAULT_POLICY.webSocketFirstEventTimeoutMs, { min: 1 }),
     firstEventTimeoutMs: check('policy.firstEventTimeoutMs', o.firstEventTimeoutMs ?? DEFAULT_STREAM_POLICY.firstEventTimeoutMs, { min: 1 }),
     idleTimeoutMs: check('policy.idleTimeoutMs', o.idleTimeoutMs ?? DEFAULT_STREAM_POLICY.idleTimeoutMs, { min: 1 }),
     pingIntervalMs: check('policy.pingIntervalMs', o.pingIntervalMs ?? DEFAULT_STREAM_POLICY.pingIntervalMs, { min: 0 }),

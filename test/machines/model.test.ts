@@ -808,6 +808,50 @@ describe('a scripted tour of the remaining transitions', () => {
   });
 });
 
+describe('the socket owner and the turn, after issue 12', () => {
+  test('a socket closed here blames nobody; a token refused inside a socket condemns it and the resend goes over HTTP', () => {
+    const driver = driverFor(DEFAULT_POLICY, 1);
+    const h = driver.harness;
+    driver.requestTurn(0);
+    h.openSocket(h.liveUpgrade('s0')!);
+    driver.report(0, 'first event');
+    driver.report(0, 'cancelled');
+    // The consumer's break closed the socket here: back to idle, the endpoint is not told.
+    h.liveUpgrade('s0')!.sendBack({ type: 'SOCKET.CLOSED', outcome: { kind: 'closed', code: 1000, afterFirstEvent: false }, local: true, atMs: h.now() });
+    expect(connectionOf(driver.session(0))).toBe('idle');
+    expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
+
+    // Next turn upgrades afresh; the provider refuses the socket's token mid-stream.
+    const turnId = driver.requestTurn(0)!;
+    h.openSocket(h.liveUpgrade('s0')!);
+    driver.session(0).send({
+      type: 'TURN_FAILED',
+      turnId,
+      outcome: { kind: 'provider-error', code: 'invalid_api_key', status: 401 },
+      atMs: h.now(),
+      credentialGeneration: driver.generationOfTurn(0),
+    });
+    expect(connectionOf(driver.session(0))).toBe('idle');
+    expect(turnRegionOf(driver.session(0))).toBe('refreshingCredentials');
+    driver.settleRefresh('ok');
+    expect(driver.session(0).getSnapshot().context.turn).toMatchObject({ transport: 'http', attempt: 2, authRetried: true, httpReason: 'moved-after-failure' });
+    expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
+    h.stop();
+  });
+
+  test('a credential source that throws while the socket is opened: HTTP, the probe given back, no cooldown', () => {
+    const driver = driverFor(DEFAULT_POLICY, 1);
+    const h = driver.harness;
+    driver.requestTurn(0);
+    h.liveUpgrade('s0')!.sendBack({ type: 'SOCKET.CREDENTIALS_UNAVAILABLE', detail: 'Error: disk on fire', atMs: h.now() });
+    expect(connectionOf(driver.session(0))).toBe('fallback');
+    expect(driver.session(0).getSnapshot().context).toMatchObject({ httpReason: 'credentials-unavailable', lastFailure: { class: 'auth', code: 'credentials-unavailable' } });
+    expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
+    expect(topState(h.endpoint.getSnapshot().value)).not.toBe('coolingDown');
+    h.stop();
+  });
+});
+
 describe('coverage', () => {
   test('the fleet reports (pushed health) take their transitions; asserted in endpoint-fleet.test.ts', () => {
     tourTheFleetTransitions(coverage.inspect);

@@ -179,7 +179,7 @@ const MANAGER_OPTION_KEYS = {
   jitterSeed: true,
 } as const satisfies Record<keyof SessionManagerOptions, true>;
 
-const STORE_METHODS = { claimProbe: 'required', publishHealth: 'required', releaseProbe: 'optional', close: 'optional' } as const satisfies Record<keyof CoordinationStore, 'required' | 'optional'>;
+const STORE_METHODS = { claimProbe: 'required', publishHealth: 'required', releaseProbe: 'optional', subscribe: 'optional', close: 'optional' } as const satisfies Record<keyof CoordinationStore, 'required' | 'optional'>;
 const CLOCK_METHODS = { now: 'required', setTimeout: 'required', clearTimeout: 'required' } as const satisfies Record<keyof Clock, 'required'>;
 
 /** Throws unless `value` has every required method of `methods` (and optional ones, when present, are functions). */

@@ -8,7 +8,7 @@ export { Session } from './session.js';
 export type { SessionState, StreamOptions } from './session.js';
 export type { EndpointConfig } from './config.js';
 export type { PolicyOptions, RuntimePolicy } from './options.js';
-export { resolvePolicy, DEFAULT_STREAM_POLICY } from './options.js';
+export { resolvePolicy, DEFAULT_STREAM_POLICY, MAX_TIMER_MS } from './options.js';
 export {
   ConfigError,
   TurnFailedError,

@@ -13,9 +13,9 @@ import { checkEndpoints, type EndpointConfig } from './config.js';
 import { ClosedError, ConfigError } from './errors.js';
 import type { ManagerEvents } from './events.js';
 import { checkLogger, type Logger } from './logging.js';
-import { createInstruments, type Instruments } from './metrics.js';
+import { attachTelemetry } from './telemetry.js';
 import { TransitionObserver } from './observer.js';
-import { resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
+import { checkManagerOptions, resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
 import { Session, type SessionActor } from './session.js';
 import { statePaths } from './state.js';
 import { createSocketActor } from './socket-actor.js';
@@ -108,7 +108,6 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   /** Where the manager's time comes from (the system clock unless one was given). */
   readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly instruments: Instruments;
   private readonly observer: TransitionObserver;
   private readonly endpoints = new Map<string, EndpointEntry>();
   private readonly credentials = new Map<CredentialSource | string, CredentialEntry>();
@@ -120,17 +119,18 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   private readonly runner: TurnRunner;
   private closed = false;
   private jitterSeed: number;
+  /** Metrics and turn spans, a listener of this manager's events (see src/telemetry.ts); no-op without `@opentelemetry/api`. */
+  private readonly detachTelemetry = attachTelemetry(this, (key) => this.endpointEntry(key).config.httpUrl);
 
   constructor(options: SessionManagerOptions) {
     super();
-    if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an options object');
+    checkManagerOptions(options);
     const endpoints = checkEndpoints(options.endpoints);
     this.policy = resolvePolicy(options.policy);
     // Every log line leaves scrubbed of every secret the manager knows (src/secrets.ts).
     this.logger = scrubbingLogger(checkLogger(options.logger), () => this.secretSet(this.redactionSecrets()));
     this.clock = options.clock ?? systemClock;
-    this.instruments = createInstruments();
-    this.observer = new TransitionObserver(this, this.logger, this.instruments, this.clock);
+    this.observer = new TransitionObserver(this, this.logger, this.clock);
     this.jitterSeed = options.jitterSeed ?? Math.floor(Math.random() * 2 ** 31);
     if (options.inspect) this.addInspector(options.inspect);
 
@@ -297,6 +297,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       entry.runtime.close();
     }
     this.inspectors.clear();
+    this.detachTelemetry();
     this.removeAllListeners();
   }
 
@@ -385,6 +386,12 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     });
     this.observer.watch(actor, 'endpoint', key);
     actor.start();
+    // Other processes' health changes, pushed by the store, reach the chart at once; the
+    // subscription ends with the chart (STOP makes it final).
+    const unsubscribe = store?.subscribe?.((report) => {
+      if (report.endpointKey === key) actor.send({ type: 'FLEET.HEALTH_CHANGED', report, atMs: this.clock.now() });
+    });
+    if (unsubscribe) actor.subscribe({ complete: unsubscribe, error: unsubscribe });
     return { key, config, protocol: config.protocol ?? openAIResponses, actor, credential };
   }
 
@@ -398,7 +405,6 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
         const endpoint = manager.endpointEntry(session.endpointKey);
         const policy = manager.policy;
         if (transport === 'http') {
-          manager.instruments.fallbacks.add(1, { endpoint: endpoint.key });
           return streamHttp({
             url: endpoint.config.httpUrl,
             token,
@@ -437,16 +443,17 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       },
       turnEnded(session, turnId, result, transport: TransportKind | undefined, failure, startedAtMs, firstEventAtMs) {
         const nowMs = manager.clock.now();
-        const attributes = { transport: transport ?? 'none', result };
-        manager.instruments.turnMs.record(nowMs - startedAtMs, attributes);
-        if (firstEventAtMs !== undefined) manager.instruments.firstEventMs.record(firstEventAtMs - startedAtMs, { transport: transport ?? 'none' });
         manager.emit('turn', {
           sessionId: session.id,
           endpointKey: session.endpointKey,
           turnId,
           result,
           transport,
+          startedAtMs,
           durationMs: nowMs - startedAtMs,
+          // Bridge until the turn path reports its own sends and phases (branch `turn`).
+          attempts: transport ? 1 : 0,
+          phases: transport ? [{ kind: 'attempt', startedAtMs, endedAtMs: nowMs, transport, result: result === 'completed' ? 'ok' : 'failed', ...(failure ? { failure } : {}) }] : [],
           firstEventMs: firstEventAtMs === undefined ? undefined : firstEventAtMs - startedAtMs,
           ...(failure ? { failure } : {}),
         });

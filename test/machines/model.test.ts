@@ -16,6 +16,7 @@ import {
   upgradeOutcome,
 } from './support/actions.js';
 import { Coverage } from './support/coverage.js';
+import { tourTheFleetTransitions } from './support/endpoint-chart.js';
 import { assertNone, connectionOf, Driver, topState, turnRegionOf, type SessionActor } from './support/driver.js';
 import { quietStoppedActorWarnings } from './support/quiet.js';
 
@@ -808,6 +809,10 @@ describe('a scripted tour of the remaining transitions', () => {
 });
 
 describe('coverage', () => {
+  test('the fleet reports (pushed health) take their transitions; asserted in endpoint-fleet.test.ts', () => {
+    tourTheFleetTransitions(coverage.inspect);
+  });
+
   test('every state and transition of each chart is reached by some test', () => {
     expect(machines).toHaveLength(3);
     const missing = coverage.missing(machines);

@@ -110,7 +110,7 @@ function printReport(report: DemoReport, out: Output): void {
   out.result('');
   out.result(table(rows));
   out.result('');
-  out.result(out.dim(`Added latency: per turn, the simulated time it waited for a WebSocket plus the real loopback time it took beyond the direct HTTP turn started beside it (0 when not slower; direct turns took ${report.baselineTurnMs} ms, median). Every figure above it is the same on every run with the same options; the real part of the latency rows varies with machine load (see docs/performance.md).`));
+  out.result(out.dim(`Added latency: per turn, the simulated time it waited for a WebSocket plus the real loopback time it took beyond the direct HTTP turn started beside it (0 when not slower; direct turns took ${report.baselineTurnMs} ms, median). Every figure above it is the same on every run with the same options; the real part of the latency rows varies with machine load.`));
   out.result(out.dim('resilient-stream waits out a growing cooldown before it probes again, so it returns to the WebSocket later than a gateway that retries on every turn: that is the price of not hammering.'));
   out.result('');
   out.result(out.bold('What the operator reads, resilient-stream (first lines):'));

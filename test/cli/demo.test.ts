@@ -71,3 +71,33 @@ describe('resilient-stream demo (a child process, as npm start runs it)', () => 
     expect(help.stdout).toContain('default min(72, 36 × hours)');
   }, 180_000);
 });
+
+describe('demo --inspect', () => {
+  test('the inspector serves the run; once the run is over every endpoint chart has stopped (the page says "ended"), and Ctrl-C exits 0', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn('node', ['bin/resilient-stream.js', 'demo', '--inspect', '--hours', '0.05', '--sessions', '3', '--heal-after', '0'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.resume();
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 120_000;
+      while (!stderr.includes('press Ctrl-C') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(stderr).toContain('press Ctrl-C');
+      const url = /inspector: (http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(stderr)?.[1];
+      expect(url).toBeDefined();
+      const state = (await (await fetch(url!.replace('/?', '/state.json?'))).json()) as { actors: { kind: string; endpoint?: { status: string; lastLiveStatus?: string }; session?: { lastLive?: { transport: string } } }[] };
+      const endpoints = state.actors.filter((a) => a.kind === 'endpoint');
+      expect(endpoints.length).toBe(2);
+      for (const endpoint of endpoints) expect(endpoint.endpoint?.status).toBe('stopped');
+      // Each session keeps where it was when the run ended (the failing model's are on HTTP).
+      const sessions = state.actors.filter((a) => a.kind === 'session');
+      expect(sessions.length).toBe(4);
+      expect(sessions.filter((a) => a.session?.lastLive?.transport === 'http')).toHaveLength(3);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 180_000);
+});

@@ -21,7 +21,8 @@ Options:
                       (default min(${DEMO_DEFAULTS.healAfterMin}, 36 × hours): 60 % of the run, ${DEMO_DEFAULTS.healAfterMin} with the default hours)
   --seed N            jitter seed (default ${DEMO_DEFAULTS.seed})
   --json              print the figures as JSON on stdout
-  --inspect           open the offline inspector on the run, keep it open until Ctrl-C
+  --inspect           open the offline inspector on the resilient run (paced so a person can
+                      watch); when the run is over the page says "ended" and stays open until Ctrl-C
   -h, --help          this help
 
 Progress goes to stderr, the table to stdout. Exit 0 when every turn completed under both policies.`;
@@ -57,7 +58,6 @@ export async function demoCommand(argv: readonly string[], out: Output): Promise
     healAfterMin: numberOption('heal-after', values['heal-after'], Math.min(DEMO_DEFAULTS.healAfterMin, Math.round(hours * 36)), { min: 0, max: 72 * 60, integer: false }),
     seed: numberOption('seed', values.seed, DEMO_DEFAULTS.seed, { min: 0, max: 2 ** 31 - 1 }),
     paceMs: values.inspect ? 40 : 0,
-    keepManagerOpen: values.inspect === true,
     onProgress: (line) => out.progress(out.dim(line)),
     ...(values.inspect
       ? {
@@ -73,12 +73,11 @@ export async function demoCommand(argv: readonly string[], out: Output): Promise
   if (values.json) out.result(JSON.stringify(withoutHandles(report), null, 2));
   else printReport(report, out);
   const ok = report.resilient.turnsCompleted === report.turnsPerPolicy && report.naive.turnsCompleted === report.turnsPerPolicy;
-  if (values.inspect && report.manager) {
-    out.progress(out.bold('the inspector stays open on the resilient run; press Ctrl-C to stop'));
+  if (values.inspect && stopInspector) {
+    // The run's manager is closed: the page shows "ended" and what the run left behind.
+    out.progress(out.bold('the inspector stays open on the resilient run, which has ended; press Ctrl-C to stop'));
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-    await stopInspector?.();
-    await report.manager.close();
-    await report.upstream?.close();
+    await stopInspector();
   }
   return ok ? 0 : 1;
 }

@@ -15,12 +15,13 @@ import type { ManagerEvents } from './events.js';
 import { checkLogger, type Logger } from './logging.js';
 import { attachTelemetry } from './telemetry.js';
 import { TransitionObserver } from './observer.js';
-import { resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
+import { checkManagerOptions, resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
 import { Session, type SessionActor } from './session.js';
 import { statePaths } from './state.js';
 import { createSocketActor } from './socket-actor.js';
 import type { CoordinationStore } from './stores/store.js';
 import { sanitizeInspectionEvent } from './inspector/sanitize.js';
+import { headerSecrets, scrubDeep, scrubbingLogger, secretSetCache } from './secrets.js';
 import { awaitDecision, type TurnRunner } from './turn-runner.js';
 import { openAIResponses } from './transports/openai-responses.js';
 import { streamHttp } from './transports/http-sse.js';
@@ -123,10 +124,11 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
 
   constructor(options: SessionManagerOptions) {
     super();
-    if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an options object');
+    checkManagerOptions(options);
     const endpoints = checkEndpoints(options.endpoints);
     this.policy = resolvePolicy(options.policy);
-    this.logger = checkLogger(options.logger);
+    // Every log line leaves scrubbed of every secret the manager knows (src/secrets.ts).
+    this.logger = scrubbingLogger(checkLogger(options.logger), () => this.secretSet(this.redactionSecrets()));
     this.clock = options.clock ?? systemClock;
     this.observer = new TransitionObserver(this, this.logger, this.clock);
     this.jitterSeed = options.jitterSeed ?? Math.floor(Math.random() * 2 ** 31);
@@ -237,6 +239,13 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     return () => this.inspectors.delete(next);
   }
 
+  /** Emits with every string of the payload scrubbed of every secret the manager knows (src/secrets.ts). */
+  override emit<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, ...args: EventEmitter.EventArgs<ManagerEvents, T>): boolean {
+    return super.emit(event, ...scrubDeep(args, this.secretSet(this.redactionSecrets())));
+  }
+
+  private readonly secretSet = secretSetCache();
+
   /** Adds a listener; a `transition` listener turns chart inspection on (it names each transition's cause). */
   override on<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, fn: EventEmitter.EventListener<ManagerEvents, T>, context?: unknown): this {
     if (event === 'transition') this.startInspecting();
@@ -308,7 +317,11 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   /** The tokens the credential sources hold, for redaction only (inspectors, logs). @internal */
   redactionSecrets(): string[] {
     const secrets: string[] = [];
-    for (const entry of new Set(this.credentials.values())) secrets.push(...entry.runtime.knownTokens());
+    for (const [source, entry] of this.credentials) {
+      if (typeof source === 'string') secrets.push(source);
+      secrets.push(...entry.runtime.knownTokens());
+    }
+    for (const entry of this.endpoints.values()) secrets.push(...headerSecrets(entry.config.headers));
     return secrets;
   }
 
@@ -373,6 +386,12 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     });
     this.observer.watch(actor, 'endpoint', key);
     actor.start();
+    // Other processes' health changes, pushed by the store, reach the chart at once; the
+    // subscription ends with the chart (STOP makes it final).
+    const unsubscribe = store?.subscribe?.((report) => {
+      if (report.endpointKey === key) actor.send({ type: 'FLEET.HEALTH_CHANGED', report, atMs: this.clock.now() });
+    });
+    if (unsubscribe) actor.subscribe({ complete: unsubscribe, error: unsubscribe });
     return { key, config, protocol: config.protocol ?? openAIResponses, actor, credential };
   }
 

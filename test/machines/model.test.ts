@@ -16,6 +16,7 @@ import {
   upgradeOutcome,
 } from './support/actions.js';
 import { Coverage } from './support/coverage.js';
+import { tourTheFleetTransitions } from './support/endpoint-chart.js';
 import { assertNone, connectionOf, Driver, topState, turnRegionOf, type SessionActor } from './support/driver.js';
 import { quietStoppedActorWarnings } from './support/quiet.js';
 
@@ -25,7 +26,7 @@ quietStoppedActorWarnings();
 const coverage = new Coverage();
 const machines: AnyStateMachine[] = [];
 
-function driverFor(policy: Policy, sessions: number, harness: { sharedStore?: boolean; credential?: { expiresInMs?: number } } = {}): Driver {
+function driverFor(policy: Policy, sessions: number, harness: { sharedStore?: boolean; credential?: { expiresInMs?: number; generation?: number } } = {}): Driver {
   const driver = new Driver({ policy, sessions, harness: { ...harness, inspect: coverage.inspect } });
   if (machines.length === 0) machines.push(driver.harness.endpointLogic, driver.harness.sessionLogic, driver.harness.credentialLogic);
   return driver;
@@ -653,6 +654,52 @@ describe('scripted scenarios', () => {
   });
 });
 
+describe('the first token is read before anyone uses it (issue 10: local credential failures are auth, not outages)', () => {
+  test.each([
+    ['a missing credentials file', { errorCode: 'credentials_missing' }, 'reauthRequired'],
+    ['a corrupt credentials file', { errorCode: 'credentials_unreadable' }, 'reauthRequired'],
+    ['a source that fails for a reason that may pass', { networkCode: 'ECONNRESET' }, 'fallback'],
+  ] as const)('%s: no upgrade leaves, the endpoint is not blamed', (_name, error, connection) => {
+    const driver = driverFor(DEFAULT_POLICY, 3, { credential: { generation: 0 } });
+    const h = driver.harness;
+    driver.requestTurn(0);
+    expect(h.credential.getSnapshot().value).toBe('loading');
+    // Others asking meanwhile wait for the same read: a check, a peek, a rejection.
+    h.credential.send({ type: 'CHECK', session: driver.session(1) });
+    h.credential.send({ type: 'PEEK', session: driver.session(2) });
+    h.credential.send({ type: 'REJECTED', session: driver.session(2), generation: 0 });
+    expect(h.loads).toHaveLength(1);
+    h.loads[0]!.reject(error);
+    expect(h.upgrades).toHaveLength(0);
+    expect(connectionOf(driver.session(0))).toBe(connection);
+    expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
+    if (connection === 'reauthRequired') {
+      expect(h.credential.getSnapshot().context.lastFailureSummary).toMatch(/sign in again/);
+      expect(driver.session(0).getSnapshot().context.lastTurn).toMatchObject({ result: 'failed', failure: { class: 'auth' } });
+    }
+    h.stop();
+  });
+
+  test('the first token read: the waiting upgrade goes ahead; a sign-in during the read answers it too', () => {
+    for (const how of ['loaded', 'changed'] as const) {
+      const driver = driverFor(DEFAULT_POLICY, 3, { credential: { generation: 0 } });
+      const h = driver.harness;
+      h.credential.send({ type: 'PEEK', session: driver.session(1) });
+      expect(h.credential.getSnapshot().value).toBe('loading');
+      if (how === 'loaded') h.loads[0]!.resolve({ generation: 1, atMs: h.now() });
+      else h.credential.send({ type: 'CHANGED', generation: 1 });
+      expect(h.credential.getSnapshot()).toMatchObject({ value: { valid: 'untimed' }, context: { generation: 1 } });
+      driver.requestTurn(0);
+      expect(connectionOf(driver.session(0))).toBe('socket.connecting');
+      h.stop();
+    }
+    const driver = driverFor(DEFAULT_POLICY, 1, { credential: { generation: 0 } });
+    driver.harness.credential.send({ type: 'REJECTED', session: driver.session(0), generation: 0 });
+    expect(driver.harness.credential.getSnapshot().value).toBe('loading');
+    driver.harness.stop();
+  });
+});
+
 describe('a scripted tour of the remaining transitions', () => {
   test('the probe itself is refused with 426; sessions asking during the latch are denied', () => {
     const driver = driverFor(SMALL_POLICY, 2);
@@ -762,6 +809,10 @@ describe('a scripted tour of the remaining transitions', () => {
 });
 
 describe('coverage', () => {
+  test('the fleet reports (pushed health) take their transitions; asserted in endpoint-fleet.test.ts', () => {
+    tourTheFleetTransitions(coverage.inspect);
+  });
+
   test('every state and transition of each chart is reached by some test', () => {
     expect(machines).toHaveLength(3);
     const missing = coverage.missing(machines);

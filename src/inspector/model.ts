@@ -47,6 +47,8 @@ export interface EndpointSummary {
   readonly probeHolder: string | undefined;
   readonly lastFailure: string | undefined;
   readonly history: readonly ProbeView[];
+  /** The status before the chart stopped (when the manager closed), for a page that shows how the run ended. */
+  readonly lastLiveStatus?: EndpointSummary['status'];
 }
 
 export interface CredentialSummary {
@@ -355,7 +357,12 @@ export class InspectorModel {
     const paths = pathsOf(value);
     const context = asObject(snap.context);
     const base = { key: `${kind}:${id}`, kind, id, sessionId, chart, status, value, paths, state: shortState(kind, status, paths), updatedAtMs: this.now(), ...(context ? { context } : {}) };
-    if (kind === 'endpoint') return { ...base, endpoint: endpointSummary(status, paths, context ?? {}) };
+    if (kind === 'endpoint') {
+      const summary = endpointSummary(status, paths, context ?? {});
+      const before = tracked.view?.endpoint;
+      const lastLiveStatus = summary.status !== 'stopped' ? summary.status : (before?.status !== 'stopped' ? before?.status : before?.lastLiveStatus);
+      return { ...base, endpoint: lastLiveStatus ? { ...summary, lastLiveStatus } : summary };
+    }
     if (kind === 'credential') {
       const c = context ?? {};
       return {
@@ -406,8 +413,8 @@ function endpointSummary(status: string, paths: readonly string[], c: Json): End
     probesGranted: num(c.probesGranted) ?? 0,
     suppressedFailures: num(c.suppressedFailures) ?? 0,
     probeHolder: str(c.probeHolder),
-    // An endpoint back to healthy has no current failure; its history keeps the old ones.
-    lastFailure: endpointStatusValue === 'healthy' ? undefined : failureText(c.lastFailure),
+    // A failure the endpoint got past (a probe succeeded since) is history, not its state.
+    lastFailure: (num(c.consecutiveFailures) ?? 0) > 0 || endpointStatusValue === 'cooling-down' || endpointStatusValue === 'unsupported' ? failureText(c.lastFailure) : undefined,
     history: history.flatMap((entry) => {
       const h = asObject(entry);
       if (!h) return [];

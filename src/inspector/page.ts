@@ -348,11 +348,12 @@ const SCRIPT = String.raw`
     fill($('endpoints'), endpoints.map(function (a) {
       var e = a.endpoint || {};
       var status = e.status || a.state;
+      if (ended && e.lastLiveStatus) status = e.lastLiveStatus;
       var until = e.cooldownUntilMs;
       var g = groupOf[a.id];
       return row(a, [
         el('div', null, [ident(a.id), e.lastFailure && status !== 'healthy' ? el('div', { cls: 'sub', text: e.lastFailure }) : null]),
-        el('div', null, [badge(status, tone(status === 'cooling-down' ? 'cooling' : status)), el('div', { cls: 'sub', text: (e.consecutiveFailures ? e.consecutiveFailures + ' failed · ' : '') + plural(e.probesGranted || 0, 'probe') })]),
+        el('div', null, [badge(status, tone(status === 'cooling-down' ? 'cooling' : status)), el('div', { cls: 'sub', text: (ended ? 'at the end · ' : '') + (e.consecutiveFailures ? e.consecutiveFailures + ' failed · ' : '') + plural(e.probesGranted || 0, 'probe') })]),
         until !== undefined && !ended ? countdown(until) : el('span', { cls: 'sub', text: ended ? '–' : status === 'probing' ? 'next turn' : '–' }),
         g ? miniCounts(g) : el('span', { cls: 'sub', text: 'none' }),
       ]);

@@ -71,6 +71,12 @@ describe('metrics through the real @opentelemetry/sdk-metrics (the version npm r
       [METRIC.sessions]: '{session}',
     });
     for (const metric of collected) expect(metric.descriptor.description.length).toBeGreaterThan(10);
+    // Unbounded ids never become metric attributes; the package's own attributes are namespaced.
+    for (const metric of collected) {
+      for (const p of points(metric)) {
+        for (const key of Object.keys(p.attributes)) expect(key).toMatch(/^(error\.type|server\.address|resilient_stream\.(endpoint|transport|fallback\.reason|upgrade\.result|endpoint\.state|recovery\.scope|credential))$/);
+      }
+    }
   });
 
   test('fallbacks count moves of a session to HTTP, not HTTP turns', () => {

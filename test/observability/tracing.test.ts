@@ -124,6 +124,13 @@ describe('a span per turn', () => {
     expect(turn!.attributes['resilient_stream.turn.time_to_first_event']).toBe(0.01);
   });
 
+  test('a turn the caller aborted records error.type aborted but no error status: nothing is wrong with anyone', () => {
+    manager.emit('turn', { sessionId: 's', endpointKey: HEALTHY, turnId: 'a', result: 'failed', transport: 'websocket', failure: { class: 'aborted', summary: 'the consumer stopped the stream', code: 'aborted' }, startedAtMs: clock.now() - 5, durationMs: 5, firstEventMs: undefined, attempts: 1, phases: [] });
+    const [turn] = byName(exporter.getFinishedSpans(), SPAN.turn);
+    expect(turn!.attributes['error.type']).toBe('aborted');
+    expect(turn!.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
   test('real turns: each turn span is a child of the span active when the gateway streamed it', async () => {
     const request = tracer().startSpan('gateway request');
     await turnUnder(request, 'chat-1', HEALTHY, 'glm-5');

@@ -460,10 +460,13 @@ describe('scripted scenarios', () => {
     const driver = driverFor(SMALL_POLICY, 3);
     const h = driver.harness;
     driver.requestTurn(0);
-    h.openSocket(h.liveUpgrade('s0')!); // healthy
-    driver.requestTurn(1);
-    h.failUpgrade(h.liveUpgrade('s1')!, UPGRADE_500); // cooling down about 1 s; s0's socket stays open
-    h.advance(SMALL_POLICY.cooldown.initialMs);
+    h.openSocket(h.liveUpgrade('s0')!); // healthy, unproven
+    h.advance(1);
+    // Another gateway process reports a failure: cooling down 1 s; s0's socket stays open.
+    const report = { endpointKey: h.endpoint.getSnapshot().context.endpointKey, status: 'cooling-down', atMs: h.now(), untilMs: h.now() + 1_000, consecutiveFailures: 0 } as const;
+    h.endpoint.send({ type: 'FLEET.HEALTH_CHANGED', report, atMs: h.now() });
+    expect(h.endpoint.getSnapshot().value).toBe('coolingDown');
+    h.advance(1_000);
     expect(topState(h.endpoint.getSnapshot().value)).toBe('probing');
     driver.apply({ do: 'close', pick: 0, code: 1006 }); // s0's socket dies 1 s old
     expect(h.endpoint.getSnapshot().value).toBe('coolingDown');
@@ -476,6 +479,7 @@ describe('scripted scenarios', () => {
     const h = driver.harness;
     driver.requestTurn(0);
     h.openSocket(h.liveUpgrade('s0')!);
+    h.advance(SMALL_POLICY.minUptimeMs); // proven: every session may upgrade
     driver.requestTurn(1);
     driver.requestTurn(2);
     h.failUpgrade(h.liveUpgrade('s1')!, upgradeOutcome('HTTP 426'));
@@ -491,6 +495,7 @@ describe('scripted scenarios', () => {
     const h = driver.harness;
     driver.requestTurn(0);
     h.openSocket(h.liveUpgrade('s0')!);
+    h.advance(DEFAULT_POLICY.minUptimeMs); // proven: every session may upgrade
     driver.requestTurn(1);
     driver.requestTurn(2);
     h.failUpgrade(h.liveUpgrade('s1')!, UPGRADE_500);
@@ -588,6 +593,7 @@ describe('scripted scenarios', () => {
     const h = driver.harness;
     driver.requestTurn(0);
     h.openSocket(h.liveUpgrade('s0')!);
+    h.advance(SMALL_POLICY.minUptimeMs); // proven: every session may upgrade
     driver.requestTurn(1);
     h.failUpgrade(h.liveUpgrade('s1')!, upgradeOutcome('HTTP 404'));
     driver.apply({ do: 'close', pick: 0, code: 1006 });

@@ -251,3 +251,14 @@ test('each send carries the turn id and its attempt to the protocol, and the hea
     await manager.close();
   }
 });
+
+test('a healthy turn on an open socket sends the session chart 2 events', async () => {
+  const h = await startHarness({ endpoints: { m: {} }, inspect: true });
+  const s = h.session('s1', 'm');
+  await h.turn(s); // opens the socket
+  h.inspections.length = 0;
+  const turn = await h.turn(s);
+  expect(turn.types).toEqual(completeTurnTypes());
+  const toSession = h.inspections.filter((e) => e.type === '@xstate.event' && (e.actorRef as { id?: string }).id !== undefined && e.event.type.startsWith('TURN_'));
+  expect(toSession.map((e) => (e as { event: { type: string } }).event.type)).toEqual(['TURN_REQUESTED', 'TURN_COMPLETED']);
+});

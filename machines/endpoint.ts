@@ -24,8 +24,15 @@ export interface ProbeRecord {
   readonly failure?: Failure;
 }
 
-/** Why a session was told to stay on HTTP. */
-export type DenyReason = 'cooling-down' | 'probe-in-flight' | 'unsupported';
+/**
+ * Why a session was told to stay on HTTP.
+ * - `cooling-down`: an upgrade failed or a young socket died; `untilMs` is the window's end.
+ * - `probe-in-flight`: another session (or process) is probing; `untilMs` is the lease's end.
+ * - `unsupported`: the endpoint refused WebSocket; `untilMs` is the latch's end.
+ * - `unproven`: a probe's socket opened but has not stayed up `minUptimeMs` yet; `untilMs` is when
+ *   it will have. Keeps a flapping endpoint (sockets that open, then die) from being stampeded.
+ */
+export type DenyReason = 'cooling-down' | 'probe-in-flight' | 'unsupported' | 'unproven';
 
 /** Replies the endpoint sends to a session that asked to upgrade. */
 export type EndpointReply =
@@ -48,10 +55,18 @@ export type ProbeClaim =
 /** What the endpoint tells a shared store when its health changes (gateway fleets). */
 export interface HealthReport {
   readonly endpointKey: string;
-  readonly status: 'cooling-down' | 'unsupported' | 'healthy';
-  /** When the report was made, in ms on the manager's clock: the failure's or the success's `atMs`. */
+  /**
+   * - `cooling-down`: an upgrade failed or a young socket died; no probe before `untilMs`.
+   * - `unsupported`: the endpoint refused WebSocket (426, 404, 403, …); HTTP latched until `untilMs`.
+   * - `healthy`: a socket stayed up for `minUptimeMs` (the endpoint is proven, not merely reachable);
+   *   the fleet's streak and cooldown are forgotten.
+   * - `reset`: an operator reset the endpoint (`manager.endpoint(key).reset()`); every process forgets
+   *   its cooldown, latch and streak.
+   */
+  readonly status: 'cooling-down' | 'unsupported' | 'healthy' | 'reset';
+  /** When the report was made, in ms on the manager's clock: the failure's, the proof's or the reset's `atMs`. */
   readonly atMs: number;
-  /** End of the cooldown or latch, in ms on the manager's clock; undefined when healthy. */
+  /** End of the cooldown or latch, in ms on the manager's clock; undefined when healthy or reset. */
   readonly untilMs: number | undefined;
   /** The reporting process's failure streak (after counting this failure). A store keeps the highest one until a `healthy` report. */
   readonly consecutiveFailures: number;
@@ -84,6 +99,21 @@ export type EndpointEvent =
     }
   | { readonly type: 'PROBE_RELEASED'; readonly sessionId: string; readonly atMs: number }
   | { readonly type: 'RESET'; readonly atMs: number }
+  /**
+   * A health change another process published (the shared store pushes it, e.g. over Redis
+   * pub/sub). Never republished. Rules, newest evidence first:
+   * - `cooling-down` / `unsupported` whose `untilMs` is still ahead is adopted while probing,
+   *   cooling down or latched when it ends later than this process's own window (a later end
+   *   extends; an earlier one changes nothing), and while `healthy.settling` when it is newer than
+   *   the socket that made this process healthy. The fleet's streak is taken when larger.
+   *   A process whose own socket is proven (`healthy.stable`) keeps its own evidence.
+   * - `healthy` (another process proved the endpoint) moves a probing, cooling-down, latched or
+   *   settling endpoint straight to `healthy.stable` when newer than this process's own last
+   *   evidence: every session upgrades on its next turn, without a probe of its own.
+   * - `reset` acts like RESET when newer than this process's own last evidence.
+   * - A report for another endpoint key, or one already past, changes nothing.
+   */
+  | { readonly type: 'FLEET.HEALTH_CHANGED'; readonly report: HealthReport; readonly atMs: number }
   | { readonly type: 'STOP' };
 
 /** Input of {@link createEndpointMachine}'s actor. */
@@ -123,6 +153,14 @@ export interface EndpointContext {
   readonly probesGranted: number;
   /** The last {@link PROBE_HISTORY_LENGTH} probe records. */
   readonly history: readonly ProbeRecord[];
+  /** When the socket that made the endpoint healthy opened, in ms; it is proven `minUptimeMs` later. Undefined unless healthy. */
+  readonly healthySinceMs: number | undefined;
+  /**
+   * When this chart last learned something about the endpoint (its own failure, success or reset,
+   * or a fleet report it adopted), in ms. A fleet report that loosens (healthy, reset) and is not
+   * newer than this is ignored, so an old report, or this process's own echoed back, undoes nothing.
+   */
+  readonly evidenceAtMs: number | undefined;
 }
 
 /** How many probe records an endpoint keeps. */
@@ -137,13 +175,42 @@ function atMsOf(event: { readonly type: string }): number | undefined {
 }
 
 function healthReport(context: EndpointContext, event: { readonly type: string }, status: HealthReport['status']): HealthReport {
+  const windowed = status === 'cooling-down' || status === 'unsupported';
   return {
     endpointKey: context.endpointKey,
     status,
-    atMs: atMsOf(event) ?? context.cooldownStartedAtMs ?? 0,
-    untilMs: status === 'healthy' ? undefined : context.cooldownUntilMs,
+    atMs: atMsOf(event) ?? context.evidenceAtMs ?? 0,
+    untilMs: windowed ? context.cooldownUntilMs : undefined,
     consecutiveFailures: context.consecutiveFailures,
   };
+}
+
+type FleetEvent = Extract<EndpointEvent, { type: 'FLEET.HEALTH_CHANGED' }>;
+
+/** The fleet report of a FLEET.HEALTH_CHANGED event about this endpoint, else undefined. */
+function fleetReportOf(context: EndpointContext, event: { readonly type: string }): HealthReport | undefined {
+  if (event.type !== 'FLEET.HEALTH_CHANGED') return undefined;
+  const report = (event as FleetEvent).report;
+  return report.endpointKey === context.endpointKey && Number.isFinite(report.atMs) ? report : undefined;
+}
+
+/** A fleet cooldown or latch still ahead of the event, and ending later than this process's own window. */
+function fleetWindowExtends(context: EndpointContext, event: { readonly type: string }, status: 'cooling-down' | 'unsupported'): boolean {
+  const report = fleetReportOf(context, event);
+  if (report?.status !== status || report.untilMs === undefined || !Number.isFinite(report.untilMs)) return false;
+  return report.untilMs > (event as FleetEvent).atMs && report.untilMs > (context.cooldownUntilMs ?? -Infinity);
+}
+
+/** A fleet report with this status, newer than everything this process knows itself. */
+function fleetReportIsNewer(context: EndpointContext, event: { readonly type: string }, status?: HealthReport['status']): boolean {
+  const report = fleetReportOf(context, event);
+  if (!report || (status !== undefined && report.status !== status)) return false;
+  return report.atMs > (context.evidenceAtMs ?? -Infinity);
+}
+
+/** The fleet's failure streak a report carried; anything that is not a count ≥ 0 counts as none. */
+function fleetStreakOf(report: HealthReport): number {
+  return fleetFailuresOf({ granted: true, consecutiveFailures: report.consecutiveFailures });
 }
 
 function sharedProbeRelease(context: EndpointContext, event: { readonly type: string }): SharedProbeRelease {
@@ -209,16 +276,51 @@ export function createEndpointMachine() {
         const untilMs =
           params.reason === 'probe-in-flight'
             ? event.atMs + context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS
-            : (context.cooldownUntilMs ?? event.atMs);
+            : params.reason === 'unproven'
+              ? (context.healthySinceMs ?? event.atMs) + context.policy.minUptimeMs
+              : (context.cooldownUntilMs ?? event.atMs);
         enqueue.sendTo(event.session, { type: 'ENDPOINT.DENIED', untilMs, reason: params.reason } satisfies EndpointReply);
       }),
-      answerThePendingProbeIfAny: enqueueActions(({ enqueue, context, event }) => {
+      // The claim's own answer, failure and deadline answer the session themselves and clear it first.
+      answerThePendingProbeIfAny: enqueueActions(({ enqueue, context }, params: { reason: DenyReason | 'granted' }) => {
         const pending = context.pendingProbe;
-        // The claim's own answer, failure and deadline answer the session themselves (exit runs first).
-        if (!pending || /^xstate\.(done|error)\.actor\.claimProbe|^xstate\.after\./.test(event.type)) return;
-        const untilMs = context.cooldownUntilMs ?? pending.atMs + context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS;
-        enqueue.sendTo(pending.session, { type: 'ENDPOINT.DENIED', untilMs, reason: 'cooling-down' } satisfies EndpointReply);
+        if (!pending) return;
+        if (params.reason === 'granted') {
+          enqueue.sendTo(pending.session, { type: 'ENDPOINT.GRANTED' } satisfies EndpointReply);
+          enqueue.assign({ pendingProbe: undefined, probesGranted: context.probesGranted + 1 });
+          return;
+        }
+        const untilMs =
+          params.reason === 'unproven'
+            ? (context.healthySinceMs ?? pending.atMs) + context.policy.minUptimeMs
+            : (context.cooldownUntilMs ?? pending.atMs + context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS);
+        enqueue.sendTo(pending.session, { type: 'ENDPOINT.DENIED', untilMs, reason: params.reason } satisfies EndpointReply);
         enqueue.assign({ pendingProbe: undefined });
+      }),
+      adoptTheFleetsWindow: assign(({ context, event }) => {
+        const report = fleetReportOf(context, event)!;
+        return {
+          cooldownStartedAtMs: (event as FleetEvent).atMs,
+          cooldownUntilMs: report.untilMs,
+          consecutiveFailures: Math.max(context.consecutiveFailures, fleetStreakOf(report)),
+          probeHolder: undefined,
+          // The reporter's publish cleared the store's lease: nothing of ours is left to release.
+          sharedLeaseUntilMs: undefined,
+          healthySinceMs: undefined,
+          evidenceAtMs: Math.max(context.evidenceAtMs ?? -Infinity, report.atMs),
+        };
+      }),
+      adoptTheFleetsRecovery: assign(({ context, event }) => {
+        const report = fleetReportOf(context, event)!;
+        return {
+          consecutiveFailures: 0,
+          cooldownStartedAtMs: undefined,
+          cooldownUntilMs: undefined,
+          probeHolder: undefined,
+          sharedLeaseUntilMs: undefined,
+          healthySinceMs: report.atMs,
+          evidenceAtMs: report.atMs,
+        };
       }),
       rememberThePendingProbe: assign({
         pendingProbe: ({ event }) =>
@@ -234,6 +336,8 @@ export function createEndpointMachine() {
           jitterSeed: random.seed,
           cooldownStartedAtMs: failureEvent.atMs,
           cooldownUntilMs: failureEvent.atMs + delayMs,
+          healthySinceMs: undefined,
+          evidenceAtMs: failureEvent.atMs,
           lastFailure: failureEvent.failure,
           probeHolder: undefined,
           sharedLeaseUntilMs: undefined,
@@ -250,6 +354,8 @@ export function createEndpointMachine() {
         return {
           cooldownStartedAtMs: failureEvent.atMs,
           cooldownUntilMs: failureEvent.atMs + context.policy.unsupportedTtlMs,
+          healthySinceMs: undefined,
+          evidenceAtMs: failureEvent.atMs,
           lastFailure: failureEvent.failure,
           probeHolder: undefined,
           sharedLeaseUntilMs: undefined,
@@ -268,6 +374,8 @@ export function createEndpointMachine() {
           sharedLeaseUntilMs: undefined,
           cooldownStartedAtMs: undefined,
           cooldownUntilMs: undefined,
+          healthySinceMs: event.atMs,
+          evidenceAtMs: event.atMs,
           history: remember(context.history, { atMs: event.atMs, sessionId: event.sessionId, result: 'succeeded' }),
         };
       }),
@@ -281,14 +389,16 @@ export function createEndpointMachine() {
       })),
       forgiveTheFailures: assign({ consecutiveFailures: 0 }),
       countTheSuppressedFailure: assign({ suppressedFailures: ({ context }) => context.suppressedFailures + 1 }),
-      forgetEverything: assign({
+      forgetEverything: assign(({ context, event }) => ({
         consecutiveFailures: 0,
         cooldownStartedAtMs: undefined,
         cooldownUntilMs: undefined,
         probeHolder: undefined,
         sharedLeaseUntilMs: undefined,
         pendingProbe: undefined,
-      }),
+        healthySinceMs: undefined,
+        evidenceAtMs: fleetReportOf(context, event)?.atMs ?? atMsOf(event) ?? context.evidenceAtMs,
+      })),
     },
     guards: {
       theFailureLatchesHttp: ({ event }) =>
@@ -302,6 +412,12 @@ export function createEndpointMachine() {
       theStoreGrantedTheProbe: ({ event }) => (event as unknown as { output?: ProbeClaim }).output?.granted === true,
       theReporterHoldsTheProbe: ({ context, event }) => 'sessionId' in event && event.sessionId === context.probeHolder,
       theFleetSharesHealth: ({ context }) => context.sharedStore,
+      theFleetWasReset: ({ context, event }) => fleetReportIsNewer(context, event, 'reset'),
+      theFleetProvedTheEndpoint: ({ context, event }) => fleetReportIsNewer(context, event, 'healthy'),
+      theFleetLatchedHttpUntilLater: ({ context, event }) =>
+        fleetWindowExtends(context, event, 'unsupported') && (context.healthySinceMs === undefined || fleetReportIsNewer(context, event)),
+      theFleetCoolsDownUntilLater: ({ context, event }) =>
+        fleetWindowExtends(context, event, 'cooling-down') && (context.healthySinceMs === undefined || fleetReportIsNewer(context, event)),
     },
     delays: {
       cooldownDelay: ({ context }) => Math.max(0, (context.cooldownUntilMs ?? 0) - (context.cooldownStartedAtMs ?? 0)),
@@ -325,18 +441,35 @@ export function createEndpointMachine() {
       suppressedFailures: 0,
       probesGranted: 0,
       history: [],
+      healthySinceMs: undefined,
+      evidenceAtMs: undefined,
     }),
     initial: 'probing',
     on: {
       STOP: '.stopped',
-      RESET: { target: '.probing', actions: ['answerThePendingProbeIfAny', 'forgetEverything'] },
+      RESET: {
+        target: '.probing',
+        actions: [
+          { type: 'answerThePendingProbeIfAny', params: { reason: 'cooling-down' } },
+          'forgetEverything',
+          { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'reset') },
+        ],
+      },
+      // Never published again: the report came from the fleet.
+      'FLEET.HEALTH_CHANGED': [
+        { guard: 'theFleetWasReset', target: '.probing', actions: [{ type: 'answerThePendingProbeIfAny', params: { reason: 'cooling-down' } }, 'forgetEverything'] },
+        { guard: 'theFleetProvedTheEndpoint', target: '.healthy.stable', actions: 'adoptTheFleetsRecovery' },
+        { guard: 'theFleetLatchedHttpUntilLater', target: '.unsupported', actions: 'adoptTheFleetsWindow' },
+        { guard: 'theFleetCoolsDownUntilLater', target: '.coolingDown', actions: 'adoptTheFleetsWindow' },
+      ],
     },
     states: {
       probing: {
         description: 'Half-open: nothing is known to work. Exactly one session may try the upgrade; the others use HTTP.',
         initial: 'awaitingProbe',
         on: {
-          UPGRADE_SUCCEEDED: { target: 'healthy', actions: ['recordTheSuccess', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'healthy') }] },
+          // Published once proven (healthy.stable), not now: a socket that opens and dies must not wake the fleet.
+          UPGRADE_SUCCEEDED: { target: 'healthy', actions: 'recordTheSuccess' },
           UPGRADE_FAILED: [
             { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: ['latchHttp', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'unsupported') }] },
             { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'cooling-down') }] },
@@ -452,11 +585,9 @@ export function createEndpointMachine() {
         },
       },
       healthy: {
-        entry: 'answerThePendingProbeIfAny',
-        description: 'Upgrades work: every session may open its own socket.',
+        description: 'A socket opened: once one stays up for minUptimeMs, every session may open its own.',
         initial: 'settling',
         on: {
-          PROBE_REQUESTED: { actions: 'grantTheUpgrade' },
           UPGRADE_FAILED: [
             { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: ['latchHttp', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'unsupported') }] },
             { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'cooling-down') }] },
@@ -465,16 +596,38 @@ export function createEndpointMachine() {
         },
         states: {
           settling: {
-            description: 'A socket opened, but the failure streak is only forgiven once one stays up for minUptimeMs.',
-            after: { minUptimeDelay: { target: 'stable', actions: 'forgiveTheFailures' } },
+            description:
+              'Unproven: the probe opened a socket, but a flapping endpoint opens them too. Other sessions stay on HTTP until it has stayed up minUptimeMs; the failure streak is only forgiven then.',
+            entry: { type: 'answerThePendingProbeIfAny', params: { reason: 'unproven' } },
+            on: { PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'unproven' } } } },
+            after: {
+              minUptimeDelay: {
+                target: 'stable',
+                actions: [
+                  'forgiveTheFailures',
+                  {
+                    type: 'publishHealth',
+                    params: ({ context }) => ({ ...healthReport(context, { type: 'proven' }, 'healthy'), atMs: (context.healthySinceMs ?? 0) + context.policy.minUptimeMs }),
+                  },
+                ],
+              },
+            },
           },
           stable: {
-            description: 'Sockets stay up: the backoff has been reset.',
+            description: 'Proven: every session may open its own socket, and the backoff has been reset. A fleet report of a failure does not override it.',
+            entry: { type: 'answerThePendingProbeIfAny', params: { reason: 'granted' } },
+            on: {
+              PROBE_REQUESTED: { actions: 'grantTheUpgrade' },
+              'FLEET.HEALTH_CHANGED': [
+                { guard: 'theFleetWasReset', target: '#endpoint.probing', actions: 'forgetEverything' },
+                { description: "This process's own proven socket outweighs another process's report." },
+              ],
+            },
           },
         },
       },
       coolingDown: {
-        entry: 'answerThePendingProbeIfAny',
+        entry: { type: 'answerThePendingProbeIfAny', params: { reason: 'cooling-down' } },
         description: 'An upgrade failed: no session may upgrade until the cooldown ends; turns go over HTTP at once.',
         after: { cooldownDelay: { target: 'probing' } },
         on: {
@@ -484,7 +637,7 @@ export function createEndpointMachine() {
         },
       },
       unsupported: {
-        entry: 'answerThePendingProbeIfAny',
+        entry: { type: 'answerThePendingProbeIfAny', params: { reason: 'unsupported' } },
         description: 'The endpoint refused WebSocket (426, 404, 403, …): HTTP is latched until the TTL ends.',
         after: { cooldownDelay: { target: 'probing' } },
         on: {
@@ -493,7 +646,7 @@ export function createEndpointMachine() {
           CONNECTION_LOST: { actions: 'countTheSuppressedFailure' },
         },
       },
-      stopped: { type: 'final', entry: 'answerThePendingProbeIfAny', description: 'The manager closed: no timer, no child.' },
+      stopped: { type: 'final', entry: { type: 'answerThePendingProbeIfAny', params: { reason: 'cooling-down' } }, description: 'The manager closed: no timer, no child.' },
     },
   });
 }

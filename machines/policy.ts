@@ -24,7 +24,7 @@ export interface Policy {
 }
 
 /**
- * Defaults, chosen from what peers do and where they fall short (shared/reference/anchors.md):
+ * Defaults, chosen from what peers do and where they fall short (docs/design.md, "Defaults and why", carries the figures):
  * - `upgradeTimeoutMs` 8 s: the official CLI waits 15 s per attempt, which is how a tiny turn took 118 s;
  *   a healthy upgrade is one round trip plus TLS, well under a second.
  * - `upgradeBudgetMs` 1 s: a turn never waits longer than this for a socket; past it, HTTP.

@@ -8,7 +8,7 @@ export { Session } from './session.js';
 export type { SessionState, StreamOptions } from './session.js';
 export type { EndpointConfig } from './config.js';
 export type { PolicyOptions, RuntimePolicy } from './options.js';
-export { resolvePolicy, DEFAULT_STREAM_POLICY } from './options.js';
+export { resolvePolicy, DEFAULT_STREAM_POLICY, MAX_TIMER_MS } from './options.js';
 export {
   ConfigError,
   TurnFailedError,
@@ -38,6 +38,10 @@ export type { CoordinationStore } from './stores/store.js';
 export { memoryStore } from './stores/memory.js';
 export { redisStore, DEFAULT_REDIS_KEY_PREFIX } from './stores/redis.js';
 export type { RedisStoreOptions, RedisScriptClient } from './stores/redis.js';
+export { redisCredentialStore, DEFAULT_CREDENTIAL_KEY_PREFIX } from './stores/redis-credentials.js';
+export type { RedisCredentialStoreOptions } from './stores/redis-credentials.js';
+export type { CredentialEncryptionKey } from './stores/credential-cipher.js';
+export type { RedisSubscriberClient } from './stores/redis-subscriber.js';
 export type { CredentialSource } from './auth/credential-source.js';
 export { RefreshError } from './auth/credential-source.js';
 export { staticToken } from './auth/static-token.js';

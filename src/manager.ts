@@ -2,9 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { createActor, fromPromise, type InspectionEvent, type Observer, type StateValue } from 'xstate';
 import { createEndpointMachine, type EndpointContext, type ProbeRecord } from '../machines/endpoint.js';
 import type { Failure } from '../machines/failure.js';
-import { classify } from '../machines/classify.js';
-import type { Outcome } from '../machines/outcome.js';
-import { createSessionMachine, type TransportKind } from '../machines/session.js';
+import { createSessionMachine } from '../machines/session.js';
 import type { CredentialSource } from './auth/credential-source.js';
 import { createCredentialActor, createCredentialRuntime, type CredentialRuntime } from './auth/credential-runtime.js';
 import { staticToken } from './auth/static-token.js';
@@ -13,9 +11,9 @@ import { checkEndpoints, type EndpointConfig } from './config.js';
 import { ClosedError, ConfigError } from './errors.js';
 import type { ManagerEvents } from './events.js';
 import { checkLogger, type Logger } from './logging.js';
-import { createInstruments, type Instruments } from './metrics.js';
+import { attachTelemetry } from './telemetry.js';
 import { TransitionObserver } from './observer.js';
-import { resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
+import { checkManagerOptions, resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
 import { Session } from './session.js';
 import type { SessionActor } from './turn-runner.js';
 import { statePaths } from './state.js';
@@ -23,7 +21,7 @@ import { createSocketActor } from './socket-actor.js';
 import type { CoordinationStore } from './stores/store.js';
 import { sanitizeInspectionEvent } from './inspector/sanitize.js';
 import type { TurnRunner } from './turn-runner.js';
-import { SecretSet, scrubText } from './secrets.js';
+import { headerSecrets, scrubDeep, scrubbingLogger, secretSetCache, SecretSet, scrubText } from './secrets.js';
 import { boundedScrub, MAX_MESSAGE_CHARS } from './untrusted.js';
 import { openAIResponses } from './transports/openai-responses.js';
 import { streamHttp } from './transports/http-sse.js';
@@ -110,7 +108,6 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   /** Where the manager's time comes from (the system clock unless one was given). */
   readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly instruments: Instruments;
   private readonly observer: TransitionObserver;
   private readonly endpoints = new Map<string, EndpointEntry>();
   private readonly credentials = new Map<CredentialSource | string, CredentialEntry>();
@@ -122,16 +119,18 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   private readonly runner: TurnRunner;
   private closed = false;
   private jitterSeed: number;
+  /** Metrics and turn spans, a listener of this manager's events (see src/telemetry.ts); no-op without `@opentelemetry/api`. */
+  private readonly detachTelemetry = attachTelemetry(this, (key) => this.endpointEntry(key).config.httpUrl);
 
   constructor(options: SessionManagerOptions) {
     super();
-    if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an options object');
+    checkManagerOptions(options);
     const endpoints = checkEndpoints(options.endpoints);
     this.policy = resolvePolicy(options.policy);
-    this.logger = checkLogger(options.logger);
+    // Every log line leaves scrubbed of every secret the manager knows (src/secrets.ts).
+    this.logger = scrubbingLogger(checkLogger(options.logger), () => this.secretSet(this.redactionSecrets()));
     this.clock = options.clock ?? systemClock;
-    this.instruments = createInstruments();
-    this.observer = new TransitionObserver(this, this.logger, this.instruments, this.clock);
+    this.observer = new TransitionObserver(this, this.logger, this.clock);
     this.jitterSeed = options.jitterSeed ?? Math.floor(Math.random() * 2 ** 31);
     if (options.inspect) this.addInspector(options.inspect);
 
@@ -242,6 +241,13 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     return () => this.inspectors.delete(next);
   }
 
+  /** Emits with every string of the payload scrubbed of every secret the manager knows (src/secrets.ts). */
+  override emit<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, ...args: EventEmitter.EventArgs<ManagerEvents, T>): boolean {
+    return super.emit(event, ...scrubDeep(args, this.secretSet(this.redactionSecrets())));
+  }
+
+  private readonly secretSet = secretSetCache();
+
   /** Adds a listener; a `transition` listener turns chart inspection on (it names each transition's cause). */
   override on<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, fn: EventEmitter.EventListener<ManagerEvents, T>, context?: unknown): this {
     if (event === 'transition') this.startInspecting();
@@ -293,6 +299,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       entry.runtime.close();
     }
     this.inspectors.clear();
+    this.detachTelemetry();
     this.removeAllListeners();
   }
 
@@ -312,7 +319,11 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   /** The tokens the credential sources hold, for redaction only (inspectors, logs). @internal */
   redactionSecrets(): string[] {
     const secrets: string[] = [];
-    for (const entry of new Set(this.credentials.values())) secrets.push(...entry.runtime.knownTokens());
+    for (const [source, entry] of this.credentials) {
+      if (typeof source === 'string') secrets.push(source);
+      secrets.push(...entry.runtime.knownTokens());
+    }
+    for (const entry of this.endpoints.values()) secrets.push(...headerSecrets(entry.config.headers));
     return secrets;
   }
 
@@ -377,6 +388,12 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     });
     this.observer.watch(actor, 'endpoint', key);
     actor.start();
+    // Other processes' health changes, pushed by the store, reach the chart at once; the
+    // subscription ends with the chart (STOP makes it final).
+    const unsubscribe = store?.subscribe?.((report) => {
+      if (report.endpointKey === key) actor.send({ type: 'FLEET.HEALTH_CHANGED', report, atMs: this.clock.now() });
+    });
+    if (unsubscribe) actor.subscribe({ complete: unsubscribe, error: unsubscribe });
     return { key, config, protocol: config.protocol ?? openAIResponses, actor, credential };
   }
 
@@ -389,7 +406,6 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
         const endpoint = manager.endpointEntry(endpointKey);
         const policy = manager.policy;
         if (transport === 'http') {
-          manager.instruments.fallbacks.add(1, { endpoint: endpoint.key });
           return streamHttp({
             url: endpoint.config.httpUrl,
             token,
@@ -424,9 +440,6 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       protocolFor: (endpointKey) => manager.endpointEntry(endpointKey).protocol,
       secrets: () => new SecretSet(manager.redactionSecrets()),
       turnEnded(event) {
-        const attributes = { transport: event.transport ?? 'none', result: event.result };
-        manager.instruments.turnMs.record(event.durationMs, attributes);
-        if (event.firstEventMs !== undefined) manager.instruments.firstEventMs.record(event.firstEventMs, { transport: event.transport ?? 'none' });
         manager.publish('turn', event);
       },
       release: (sessionId) => manager.release(sessionId),

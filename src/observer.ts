@@ -6,7 +6,6 @@ import type { SessionContext } from '../machines/session.js';
 import type { Clock } from './clock.js';
 import type { ActorKind, ManagerEvents } from './events.js';
 import { humanDuration, type Logger } from './logging.js';
-import type { Instruments } from './metrics.js';
 import { statePaths } from './state.js';
 
 interface Watched {
@@ -20,11 +19,13 @@ interface Watched {
   unhealthySinceMs: number | undefined;
   /** The event being processed, from inspection (only attached when transitions are listened to). */
   pendingCause: string | undefined;
+  /** When the session's current upgrade started (sessions). */
+  connectingSinceMs?: number;
 }
 
 /**
  * Turns chart transitions into what operators and hosts consume: typed events, one log line
- * per state change of an endpoint or credential, and metrics. It observes through xstate's
+ * per state change of an endpoint or credential. (Metrics and spans listen to those events: src/telemetry.ts.) It observes through xstate's
  * `inspect` hook, so the charts stay free of logging code.
  */
 export class TransitionObserver {
@@ -33,7 +34,6 @@ export class TransitionObserver {
   constructor(
     private readonly emitter: EventEmitter<ManagerEvents>,
     private readonly logger: Logger,
-    private readonly instruments: Instruments,
     private readonly clock: Clock,
   ) {}
 
@@ -108,11 +108,9 @@ export class TransitionObserver {
     const upgradeFailed = to !== 'active.connection.socket.open' && to !== 'released' && context.httpReason !== 'credentials-unavailable';
     if (from === 'active.connection.socket.connecting' && upgradeFailed) {
       const failure = context.lastFailure;
-      this.instruments.upgrades.add(1, { result: failure?.class ?? 'unknown' });
       this.emit('upgrade', { sessionId: watched.id, endpointKey: context.endpointKey, result: 'failed', atMs, startedAtMs, ...(failure ? { failure } : {}) });
     }
     if (to === 'active.connection.socket.open') {
-      this.instruments.upgrades.add(1, { result: 'opened' });
       this.emit('upgrade', { sessionId: watched.id, endpointKey: context.endpointKey, result: 'opened', atMs, startedAtMs });
       if (watched.unhealthySinceMs !== undefined) {
         this.emit('recovered', { actor: 'session', id: watched.id, endpointKey: context.endpointKey, downForMs: atMs - watched.unhealthySinceMs });
@@ -167,8 +165,6 @@ export class TransitionObserver {
         watched.unhealthySinceMs = undefined;
       }
     } else if (to === 'probing.awaitingProbe' && (from === 'coolingDown' || from === 'unsupported')) {
-      const startedAtMs = context.cooldownStartedAtMs;
-      if (startedAtMs !== undefined) this.instruments.cooldownMs.record(atMs - startedAtMs, { endpoint: context.endpointKey });
       this.logger.debug(base, `cooldown of ${context.endpointKey} over: the next turn probes the WebSocket`);
     }
   }

@@ -137,12 +137,15 @@ describe('the endpoint chart with a shared store', () => {
     expect(c.releases).toEqual([{ endpointKey: KEY, atMs: claimedAt + LEASE_MS, leaseUntilMs: claimedAt + LEASE_MS }]);
   });
 
-  it('a healthy report carries the success atMs; without a store the chart never releases', async () => {
+  it('a healthy report is made once proven, at the success atMs + minUptimeMs; without a store the chart never releases', async () => {
     const c = chart(() => ({ granted: true }));
     await c.ask();
     c.clock.increment(300);
-    c.endpoint.send({ type: 'UPGRADE_SUCCEEDED', sessionId: 's1', atMs: c.clock.now() });
-    expect(c.reports).toEqual([{ endpointKey: KEY, status: 'healthy', atMs: c.clock.now(), untilMs: undefined, consecutiveFailures: 0 }]);
+    const openedAtMs = c.clock.now();
+    c.endpoint.send({ type: 'UPGRADE_SUCCEEDED', sessionId: 's1', atMs: openedAtMs });
+    expect(c.reports).toEqual([]);
+    c.clock.increment(DEFAULT_POLICY.minUptimeMs);
+    expect(c.reports).toEqual([{ endpointKey: KEY, status: 'healthy', atMs: openedAtMs + DEFAULT_POLICY.minUptimeMs, untilMs: undefined, consecutiveFailures: 0 }]);
     expect(c.releases).toEqual([]);
 
     const releases: SharedProbeRelease[] = [];

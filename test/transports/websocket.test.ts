@@ -269,7 +269,8 @@ describe('streamTurn: failures mid-turn', () => {
   it('a stall mid-turn is an idle timeout', async () => {
     upstream.setMode(MODEL, { stallAfterEvents: 2 });
     const connection = await open();
-    const { events, error } = await collect(connection.streamTurn(frame, { ...turnOptions, idleTimeoutMs: 50 }));
+    // A second: long enough that a loaded machine still delivers the two events before it.
+    const { events, error } = await collect(connection.streamTurn(frame, { ...turnOptions, idleTimeoutMs: 1_000 }));
     expect(events).toHaveLength(2);
     expect(outcomeOf(error)).toEqual({ kind: 'timeout', phase: 'idle' });
   });

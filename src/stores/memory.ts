@@ -50,7 +50,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): CoordinationStore
       const entry = entryOf(report.endpointKey);
       // Every report clears the lease: the probe holder has reported.
       entry.leaseUntilMs = 0;
-      if (report.status === 'healthy') {
+      // A recovery, or an operator's reset: the fleet starts from nothing.
+      if (report.status === 'healthy' || report.status === 'reset') {
         entry.cooldownUntilMs = 0;
         entry.status = 'healthy';
         entry.failures = 0;

@@ -14,31 +14,20 @@
  * Times are compared as the callers send them; the fleet's hosts share a clock (NTP).
  */
 
-import { createHash } from 'node:crypto';
+export type { RedisScriptClient } from './redis-scripts.js';
 import type { HealthReport, ProbeClaim } from '../../machines/endpoint.js';
 import { ConfigError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import { createHealthChannel } from './redis-health-channel.js';
+import { outageLog } from './redis-outage-log.js';
+import { bounded, runScript, script, type RedisScriptClient } from './redis-scripts.js';
+import { subscriberFor, type RedisDuplicableClient, type RedisSubscriberClient } from './redis-subscriber.js';
 import { DEFAULT_FAILURE_MEMORY_MS, failureMemoryUntilMs, type CoordinationStore } from './store.js';
-
-/**
- * The part of a Redis client the store uses. `ioredis` (`new Redis(url)`) fits as is; a
- * node-redis client fits through a three-line adapter (docs/stores.md):
- * `{ eval: (script, numKeys, ...rest) => client.eval(script, { keys: rest.slice(0, numKeys), arguments: rest.slice(numKeys) }) }`.
- */
-export interface RedisScriptClient {
-  /** `EVAL script numKeys key… arg…`: resolves with the script's reply, rejects on any error. */
-  eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
-  /**
-   * `EVALSHA sha1 numKeys key… arg…`. Optional: when present the store sends the script's
-   * SHA1 and falls back to `eval` once Redis answers `NOSCRIPT` (after a restart or a
-   * `SCRIPT FLUSH`); when absent every call sends the whole script with `eval`.
-   */
-  evalsha?(sha1: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
-}
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions {
   /** The connection to use (ioredis, or an adapter). The store never closes it unless `closeClient` is given. Required, no default. */
-  readonly client: RedisScriptClient;
+  readonly client: RedisScriptClient & RedisDuplicableClient;
   /**
    * Prepended to the endpoint key to make the Redis key. Default `'resilient-stream:endpoint:'`.
    * Give each fleet (or environment) sharing one Redis its own prefix.
@@ -63,14 +52,41 @@ export interface RedisStoreOptions {
    * and leaves it to the client's own timeouts. Default 1 000.
    */
   readonly timeoutMs?: number;
-  /** Called by the store's `close()`, e.g. `() => redis.quit()`. Default: `close()` does nothing; the owner closes the client. */
+  /** Called by the store's `close()`, e.g. `() => redis.quit()`. Default: `close()` closes only the store's own subscriber connection; the owner closes the client. */
   readonly closeClient?: () => Promise<unknown>;
+  /**
+   * The pub/sub connection that receives the other processes' health changes. Default
+   * `client.duplicate()` (ioredis), opened at the first `subscribe` and closed by
+   * `close()`. Without either, nothing is pushed and each process learns at its next claim.
+   */
+  readonly subscriber?: RedisSubscriberClient;
+  /** The pub/sub channel of health changes. Default `keyPrefix + '__health__'`. Every process of a fleet must use the same. */
+  readonly healthChannel?: string;
+  /**
+   * When a claim finds another process's probe in flight and the fleet knows no failure (a
+   * fleet starting up), wait up to this many ms (real time) for that probe's outcome instead of
+   * refusing at once, so a healthy fleet starts without a cooldown (and without a warn line).
+   * Capped at the claim's `leaseMs` less 1 s, below the chart's own claim deadline. A turn never
+   * waits for it longer than `upgradeBudgetMs`. `0` refuses at once. Default 5 000.
+   */
+  readonly firstProbeWaitMs?: number;
+  /** Where the store says, once, that Redis became unreachable and, once, that it answers again. Default: silent. */
+  readonly logger?: Logger;
+  /** Wall clock in ms since the epoch, to tell which windows still run when Redis comes back. Default `Date.now`; the fleet shares it (NTP). */
+  readonly now?: () => number;
 }
 
 /** The default {@link RedisStoreOptions.keyPrefix}. */
 export const DEFAULT_REDIS_KEY_PREFIX = 'resilient-stream:endpoint:';
 const DEFAULT_CLOCK_SKEW_MARGIN_MS = 1_000;
 const DEFAULT_TIMEOUT_MS = 1_000;
+const DEFAULT_FIRST_PROBE_WAIT_MS = 5_000;
+const FIRST_PROBE_WAIT_MARGIN_MS = 1_000;
+const FIRST_PROBE_POLL_MS = 250;
+const HEALTH_CHANNEL_SUFFIX = '__health__';
+const RESYNC_ATTEMPTS = 50;
+const RESYNC_RETRY_MS = 200;
+const STATUSES: readonly string[] = ['healthy', 'cooling-down', 'unsupported', 'reset'];
 
 /**
  * KEYS[1] endpoint hash; ARGV[1] atMs; ARGV[2] lease end (atMs + leaseMs); ARGV[3] lease PX.
@@ -101,35 +117,46 @@ return {1, streak}
 /**
  * KEYS[1] endpoint hash; ARGV[1] status; ARGV[2] end of the window; ARGV[3] atMs of the
  * report; ARGV[4] the reporter's failure streak; ARGV[5] end of the failure memory the report
- * opens; ARGV[6] PX: from atMs to that end, plus the skew margin.
- * `healthy` deletes the hash (cooldown, lease and streak). Otherwise: the cooldown only grows
- * and the status follows the report that set its end; the streak only grows while remembered
- * (a forgotten one is replaced), and its memory only lengthens; the lease is cleared. The
- * expiry only ever grows too, and a hash is never left without one.
+ * opens; ARGV[6] PX: from atMs to that end, plus the skew margin; ARGV[7] the health channel
+ * (`''`: publish nothing); ARGV[8] the reporter's instance id; ARGV[9] the endpoint key.
+ * `healthy` and `reset` delete the hash (cooldown, lease and streak). Otherwise: the cooldown
+ * only grows and the status follows the report that set its end; the streak only grows while
+ * remembered (a forgotten one is replaced), and its memory only lengthens; the lease is cleared.
+ * The expiry only ever grows too, and a hash is never left without one.
+ * Then the resulting state (not the report: a shorter window than the stored one is published as
+ * the stored one) is published on the channel, in the same atomic step, so every instance hears
+ * of exactly what a claim would now answer. Numbers travel as strings (exact round trip).
  */
 export const PUBLISH_HEALTH_SCRIPT = `
-if ARGV[1] == 'healthy' then
+local status, untilMs, failures = ARGV[1], ARGV[2], ARGV[4]
+if ARGV[1] == 'healthy' or ARGV[1] == 'reset' then
   redis.call('DEL', KEYS[1])
-  return 1
-end
-local entry = redis.call('HMGET', KEYS[1], 'cooldown', 'failures', 'failuresUntil')
-local cooldown, failures, failuresUntil = entry[1], entry[2], entry[3]
-if not cooldown or tonumber(ARGV[2]) > tonumber(cooldown) then
-  redis.call('HSET', KEYS[1], 'cooldown', ARGV[2], 'status', ARGV[1])
-end
-if failures and failuresUntil and tonumber(failuresUntil) > tonumber(ARGV[3]) then
-  if tonumber(ARGV[4]) > tonumber(failures) then redis.call('HSET', KEYS[1], 'failures', ARGV[4]) end
-  if tonumber(ARGV[5]) > tonumber(failuresUntil) then redis.call('HSET', KEYS[1], 'failuresUntil', ARGV[5]) end
+  untilMs, failures = '0', '0'
 else
-  redis.call('HSET', KEYS[1], 'failures', ARGV[4], 'failuresUntil', ARGV[5])
+  local entry = redis.call('HMGET', KEYS[1], 'cooldown', 'failures', 'failuresUntil', 'status')
+  local cooldown, storedFailures, failuresUntil = entry[1], entry[2], entry[3]
+  if not cooldown or tonumber(ARGV[2]) > tonumber(cooldown) then
+    redis.call('HSET', KEYS[1], 'cooldown', ARGV[2], 'status', ARGV[1])
+  else
+    untilMs, status = cooldown, entry[4] or ARGV[1]
+  end
+  if storedFailures and failuresUntil and tonumber(failuresUntil) > tonumber(ARGV[3]) then
+    if tonumber(ARGV[4]) > tonumber(storedFailures) then redis.call('HSET', KEYS[1], 'failures', ARGV[4]) else failures = storedFailures end
+    if tonumber(ARGV[5]) > tonumber(failuresUntil) then redis.call('HSET', KEYS[1], 'failuresUntil', ARGV[5]) end
+  else
+    redis.call('HSET', KEYS[1], 'failures', ARGV[4], 'failuresUntil', ARGV[5])
+  end
+  redis.call('HDEL', KEYS[1], 'lease')
+  local px = tonumber(ARGV[6])
+  local pttl = redis.call('PTTL', KEYS[1])
+  if pttl < 0 then
+    redis.call('PEXPIRE', KEYS[1], math.max(px, 1))
+  elseif px > pttl then
+    redis.call('PEXPIRE', KEYS[1], px)
+  end
 end
-redis.call('HDEL', KEYS[1], 'lease')
-local px = tonumber(ARGV[6])
-local pttl = redis.call('PTTL', KEYS[1])
-if pttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], math.max(px, 1))
-elseif px > pttl then
-  redis.call('PEXPIRE', KEYS[1], px)
+if ARGV[7] ~= '' then
+  redis.call('PUBLISH', ARGV[7], cjson.encode({ origin = ARGV[8], endpointKey = ARGV[9], status = status, atMs = ARGV[3], untilMs = untilMs, consecutiveFailures = failures }))
 end
 return 1
 `;
@@ -148,46 +175,14 @@ end
 return 0
 `;
 
-interface Script {
-  readonly source: string;
-  readonly sha1: string;
-}
-
-function script(source: string): Script {
-  return { source, sha1: createHash('sha1').update(source).digest('hex') };
-}
-
 const claimProbeScript = script(CLAIM_PROBE_SCRIPT);
 const publishHealthScript = script(PUBLISH_HEALTH_SCRIPT);
 const releaseProbeScript = script(RELEASE_PROBE_SCRIPT);
-
-function isNoScript(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.includes('NOSCRIPT');
-}
 
 function finite(name: string, value: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new RangeError(`redisStore: ${name} must be a finite number of ms, got ${String(value)}`);
   }
-}
-
-function bounded<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  if (timeoutMs <= 0) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`redisStore: ${what} got no answer from Redis within ${timeoutMs} ms`)), timeoutMs);
-    timer.unref();
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** The fleet's streak in a claim reply, as the optional claim field (absent when none or unreadable). */
@@ -245,52 +240,102 @@ export function redisStore(options: RedisStoreOptions): CoordinationStore {
   if (!Number.isFinite(margin) || margin < 0) throw new ConfigError('store.clockSkewMarginMs', 'expected a finite number of ms ≥ 0');
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new ConfigError('store.timeoutMs', 'expected a finite number of ms ≥ 0 (0 disables it)');
+  const firstProbeWaitMs = options.firstProbeWaitMs ?? DEFAULT_FIRST_PROBE_WAIT_MS;
+  if (!Number.isFinite(firstProbeWaitMs) || firstProbeWaitMs < 0) throw new ConfigError('store.firstProbeWaitMs', 'expected a finite number of ms ≥ 0 (0 disables it)');
+  const healthChannel = options.healthChannel ?? `${keyPrefix}${HEALTH_CHANNEL_SUFFIX}`;
+  if (typeof healthChannel !== 'string' || healthChannel === '') throw new ConfigError('store.healthChannel', 'expected a non-empty string');
+  const now = options.now ?? Date.now;
+  const link = outageLog(options.logger, 'redisStore', now);
 
-  const run = async (which: Script, key: string, args: string[]): Promise<unknown> => {
-    if (typeof client.evalsha === 'function') {
-      try {
-        return await client.evalsha(which.sha1, 1, key, ...args);
-      } catch (error) {
-        if (!isNoScript(error)) throw error;
-      }
+  const run = (which: typeof claimProbeScript, key: string, args: string[], what: string): Promise<unknown> =>
+    bounded(runScript(client, which, [key], args), timeoutMs, `redisStore: ${what}`).then(
+      (reply) => {
+        link.succeeded();
+        return reply;
+      },
+      (error: unknown) => {
+        link.failed(error);
+        throw error;
+      },
+    );
+
+  const publish = async (report: HealthReport): Promise<void> => {
+    const untilMs = report.status === 'healthy' || report.status === 'reset' ? 0 : (report.untilMs ?? 0);
+    // The report says when it was made: the expiry is measured from it, no clock needed.
+    const memoryUntilMs = failureMemoryUntilMs({ ...report, untilMs }, failureMemoryMs);
+    const px = Math.ceil(memoryUntilMs - report.atMs + margin);
+    const args = [report.status, String(untilMs), String(report.atMs), String(report.consecutiveFailures), String(memoryUntilMs), String(px), healthChannel, channel.instance, report.endpointKey];
+    await run(publishHealthScript, keyPrefix + report.endpointKey, args, `publishHealth(${report.endpointKey})`);
+  };
+
+  const channel = createHealthChannel({
+    channel: healthChannel,
+    connect: () => subscriberFor(client, options.subscriber),
+    // Back from an outage: write the windows still running again (a restarted Redis is empty,
+    // and would grant a probe while the fleet still cools down), and tell the others.
+    onResync: () => void republishRunningWindows(),
+    // Only command outcomes decide the outage lines: a subscriber's reconnect attempts would flap them.
+    onError: () => undefined,
+  });
+
+  /** Writes the windows still running again; retried while the command connection comes back. */
+  const republishRunningWindows = async () => {
+    for (let attempt = 0; attempt < RESYNC_ATTEMPTS; attempt += 1) {
+      const reports = channel.runningWindows(now());
+      const results = await Promise.allSettled(reports.map((report) => publish(report)));
+      if (results.every((result) => result.status === 'fulfilled')) return;
+      await new Promise((resolve) => setTimeout(resolve, RESYNC_RETRY_MS).unref());
     }
-    return client.eval(which.source, 1, key, ...args);
+  };
+
+  const claimOnce = async (endpointKey: string, atMs: number, leaseMs: number): Promise<ProbeClaim> => {
+    const px = Math.max(1, Math.ceil(leaseMs + margin));
+    return parseClaim(await run(claimProbeScript, keyPrefix + endpointKey, [String(atMs), String(atMs + leaseMs), String(px)], `claimProbe(${endpointKey})`));
   };
 
   return {
     async claimProbe(endpointKey, atMs, leaseMs): Promise<ProbeClaim> {
       finite('atMs', atMs);
       finite('leaseMs', leaseMs);
-      const px = Math.max(1, Math.ceil(leaseMs + margin));
-      const reply = await bounded(run(claimProbeScript, keyPrefix + endpointKey, [String(atMs), String(atMs + leaseMs), String(px)]), timeoutMs, `claimProbe(${endpointKey})`);
-      return parseClaim(reply);
+      let claim = await claimOnce(endpointKey, atMs, leaseMs);
+      // Another process's probe is out and the fleet knows no failure (a fleet starting up):
+      // not a refusal worth a cooldown. Wait for that probe's outcome, within the chart's own
+      // claim deadline (leaseMs) less a margin, then answer what it says.
+      const waitMs = Math.min(firstProbeWaitMs, leaseMs - FIRST_PROBE_WAIT_MARGIN_MS);
+      const deadline = Date.now() + waitMs;
+      while (!claim.granted && claim.reason === 'probe-in-flight' && claim.consecutiveFailures === undefined && Date.now() < deadline) {
+        const pushed = await channel.nextPush(endpointKey, Math.min(FIRST_PROBE_POLL_MS, deadline - Date.now()));
+        // The probe succeeded: everyone may upgrade, no lease needed.
+        if (pushed?.status === 'healthy') return { granted: true };
+        claim = await claimOnce(endpointKey, atMs, leaseMs);
+      }
+      return claim;
     },
     async publishHealth(report: HealthReport): Promise<void> {
-      if (report.status !== 'healthy' && report.status !== 'cooling-down' && report.status !== 'unsupported') {
+      if (!STATUSES.includes(report.status)) {
         throw new RangeError(`redisStore: unknown health status ${JSON.stringify(report.status)}`);
       }
       finite('atMs', report.atMs);
-      const untilMs = report.status === 'healthy' ? 0 : (report.untilMs ?? 0);
+      const untilMs = report.status === 'cooling-down' || report.status === 'unsupported' ? (report.untilMs ?? 0) : 0;
       finite('untilMs', untilMs);
       const failures = report.consecutiveFailures;
       if (!Number.isInteger(failures) || failures < 0) {
         throw new RangeError(`redisStore: consecutiveFailures must be an integer ≥ 0, got ${String(failures)}`);
       }
-      // The report says when it was made: the expiry is measured from it, no clock needed.
-      const memoryUntilMs = failureMemoryUntilMs({ ...report, untilMs }, failureMemoryMs);
-      const px = Math.ceil(memoryUntilMs - report.atMs + margin);
-      await bounded(
-        run(publishHealthScript, keyPrefix + report.endpointKey, [report.status, String(untilMs), String(report.atMs), String(failures), String(memoryUntilMs), String(px)]),
-        timeoutMs,
-        `publishHealth(${report.endpointKey})`,
-      );
+      // Remembered before the call: a report Redis missed is written again when it is back.
+      channel.remember(report);
+      await publish(report);
     },
     async releaseProbe(endpointKey, atMs, leaseUntilMs): Promise<void> {
       finite('atMs', atMs);
       finite('leaseUntilMs', leaseUntilMs);
-      await bounded(run(releaseProbeScript, keyPrefix + endpointKey, [String(atMs), String(leaseUntilMs)]), timeoutMs, `releaseProbe(${endpointKey})`);
+      await run(releaseProbeScript, keyPrefix + endpointKey, [String(atMs), String(leaseUntilMs)], `releaseProbe(${endpointKey})`);
+    },
+    subscribe(listener) {
+      return channel.subscribe(listener);
     },
     async close(): Promise<void> {
+      await channel.close();
       await options.closeClient?.();
     },
   };

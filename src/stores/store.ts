@@ -30,6 +30,16 @@ export interface CoordinationStore {
    * @param leaseUntilMs  the end of the lease being given back, which names it
    */
   releaseProbe?(endpointKey: string, atMs: number, leaseUntilMs: number): Promise<void>;
+  /**
+   * Follow the health changes other processes publish (cooldown start, latch, recovery,
+   * reset), pushed as they happen; this process's own reports are not echoed. The manager
+   * hands each one to the endpoint chart of its key (`FLEET.HEALTH_CHANGED`), which adopts a
+   * longer window or a recovery at once instead of at its next claim. A pushed report carries
+   * the store's resulting state (the longest window, the highest streak), not the reporter's.
+   * Optional: without it (or while the push link is down), a process learns at its next claim.
+   * @returns a function that stops the listener
+   */
+  subscribe?(listener: (report: HealthReport) => void): () => void;
   /** Release connections. The manager does not call it: the store's owner does. */
   close?(): Promise<void>;
 }

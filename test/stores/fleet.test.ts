@@ -309,7 +309,7 @@ describe.skipIf(skipRedisSuites)('a gateway fleet sharing one real Redis', () =>
     return () => {
       const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
       clients.push(client);
-      return redisStore({ client: wrap(client), keyPrefix });
+      return redisStore({ client: wrap(client), keyPrefix, firstProbeWaitMs: 0 });
     };
   }
 

@@ -10,6 +10,8 @@ import { skipRedisSuites, startRedisServer, type RedisServer } from '../support/
 
 /**
  * One contract, two stores: `memoryStore()` is the reference, `redisStore()` must answer the
+ * (Redis stores here take `firstProbeWaitMs: 0`: the contract is the immediate answer; the wait
+ * for a first probe in flight is tested in redis-push.test.ts.)
  * same. Time only moves through the `atMs` the tests pass (the stores compare caller
  * times), so lease expiry is tested without sleeping.
  */
@@ -279,7 +281,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
     contract(() => {
       const keyPrefix = freshPrefix();
       // No clock: the stores compare the callers' atMs and measure key expiry from the report's atMs.
-      return (n, options) => Array.from({ length: n }, (_, i) => redisStore({ client: clients[i % clients.length]!, keyPrefix, ...options }));
+      return (n, options) => Array.from({ length: n }, (_, i) => redisStore({ firstProbeWaitMs: 0, client: clients[i % clients.length]!, keyPrefix, ...options }));
     });
   });
 
@@ -306,7 +308,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 30 }), fc.integer({ min: 0, max: 15_000 }), async (ops, failureMemoryMs) => {
         const reference = memoryStore({ failureMemoryMs });
         // A wide skew margin: Redis' own (real-time) expiry must not remove a key mid-run.
-        const store = redisStore({ client: first(), keyPrefix: freshPrefix(), failureMemoryMs, clockSkewMarginMs: 600_000 });
+        const store = redisStore({ firstProbeWaitMs: 0, client: first(), keyPrefix: freshPrefix(), failureMemoryMs, clockSkewMarginMs: 600_000 });
         // Ends of the leases granted so far, per endpoint: a release names one of them (or none).
         const leaseEnds = new Map<string, number[]>();
         for (const o of ops) {
@@ -340,7 +342,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
   describe('keys expire on their own (a dead fleet leaves nothing behind)', () => {
     it('a lease carries PX = leaseMs + clockSkewMarginMs; healthy deletes the key', async () => {
       const keyPrefix = freshPrefix();
-      const store = redisStore({ client: first(), keyPrefix, clockSkewMarginMs: 1_000 });
+      const store = redisStore({ firstProbeWaitMs: 0, client: first(), keyPrefix, clockSkewMarginMs: 1_000 });
       expect(await store.claimProbe(ENDPOINT, Date.now(), 10_000)).toEqual({ granted: true });
       const pttl = await first().pttl(keyPrefix + ENDPOINT);
       expect(pttl).toBeGreaterThan(10_000);
@@ -352,7 +354,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
     it('a report carries PX = from its atMs to the end of the failure memory, plus the margin, and only grows (no clock read)', async () => {
       const keyPrefix = freshPrefix();
       // Reports made long before the real now: the expiry is measured from each report's atMs.
-      const store = redisStore({ client: first(), keyPrefix, clockSkewMarginMs: 500, failureMemoryMs: 120_000 });
+      const store = redisStore({ firstProbeWaitMs: 0, client: first(), keyPrefix, clockSkewMarginMs: 500, failureMemoryMs: 120_000 });
       await store.publishHealth(cooling(T + 60_000));
       let pttl = await first().pttl(keyPrefix + ENDPOINT);
       expect(pttl).toBeGreaterThan(179_000);
@@ -371,7 +373,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
 
     it('with the default failure memory a cooldown key lives 6 h past its window', async () => {
       const keyPrefix = freshPrefix();
-      const store = redisStore({ client: first(), keyPrefix, clockSkewMarginMs: 0 });
+      const store = redisStore({ firstProbeWaitMs: 0, client: first(), keyPrefix, clockSkewMarginMs: 0 });
       await store.publishHealth(cooling(T + 1_800_000));
       const pttl = await first().pttl(keyPrefix + ENDPOINT);
       expect(pttl).toBeGreaterThan(1_800_000 + DEFAULT_FAILURE_MEMORY_MS - 1_000);
@@ -380,7 +382,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
 
     it('after any sequence of operations no key is left without an expiry', async () => {
       const keyPrefix = freshPrefix();
-      const store = redisStore({ client: first(), keyPrefix });
+      const store = redisStore({ firstProbeWaitMs: 0, client: first(), keyPrefix });
       const now = Date.now();
       await store.claimProbe('a', now, 10_000);
       await store.publishHealth({ ...cooling(now + 45_000, 'a', now) });
@@ -401,7 +403,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
     it('a caller whose clock lags the reporter by less than clockSkewMarginMs still sees the window', async () => {
       const keyPrefix = freshPrefix();
       const reporterNow = Date.now();
-      const store = redisStore({ client: first(), keyPrefix, clockSkewMarginMs: 5_000, failureMemoryMs: 0 });
+      const store = redisStore({ firstProbeWaitMs: 0, client: first(), keyPrefix, clockSkewMarginMs: 5_000, failureMemoryMs: 0 });
       // Ended 2 s before the report, still running for a caller 3 s behind the reporter.
       await store.publishHealth(cooling(reporterNow - 2_000, ENDPOINT, reporterNow));
       expect(await store.claimProbe(ENDPOINT, reporterNow - 3_000, 1_000)).toEqual(refused(reporterNow - 2_000, 'cooling-down', 1));
@@ -409,7 +411,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
 
     it('Redis itself removes an expired lease (real PX, polled, no fixed sleep)', async () => {
       const keyPrefix = freshPrefix();
-      const store = redisStore({ client: first(), keyPrefix, clockSkewMarginMs: 0 });
+      const store = redisStore({ firstProbeWaitMs: 0, client: first(), keyPrefix, clockSkewMarginMs: 0 });
       expect(await store.claimProbe(ENDPOINT, Date.now(), 30)).toEqual({ granted: true });
       const deadline = Date.now() + 5_000;
       while ((await first().exists(keyPrefix + ENDPOINT)) === 1 && Date.now() < deadline) {
@@ -440,7 +442,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
     it('uses EVALSHA, falls back to EVAL once on NOSCRIPT (e.g. after SCRIPT FLUSH), then EVALSHA again', async () => {
       await first().script('FLUSH');
       const { client, calls } = counting(first(), true);
-      const store = redisStore({ client, keyPrefix: freshPrefix() });
+      const store = redisStore({ firstProbeWaitMs: 0, client, keyPrefix: freshPrefix() });
       expect(await store.claimProbe(ENDPOINT, T, 1_000)).toEqual({ granted: true });
       expect(calls).toEqual({ eval: 1, evalsha: 1 });
       expect(await store.claimProbe(ENDPOINT, T + 1, 1_000)).toEqual({ granted: false, untilMs: T + 1_000, reason: 'probe-in-flight' });
@@ -452,7 +454,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
 
     it('works with a client that only has eval', async () => {
       const { client, calls } = counting(first(), false);
-      const store = redisStore({ client, keyPrefix: freshPrefix() });
+      const store = redisStore({ firstProbeWaitMs: 0, client, keyPrefix: freshPrefix() });
       await store.publishHealth(cooling(T + 5_000));
       expect(await store.claimProbe(ENDPOINT, T, 1_000)).toEqual(refused(T + 5_000, 'cooling-down', 1));
       expect(calls).toEqual({ eval: 2, evalsha: 0 });
@@ -471,7 +473,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
         evalsha: (sha1, numKeys, ...rest) => redis.evalSha(sha1, { keys: rest.slice(0, numKeys), arguments: rest.slice(numKeys) }),
       };
       await first().script('FLUSH');
-      const store = redisStore({ client, keyPrefix: freshPrefix() });
+      const store = redisStore({ firstProbeWaitMs: 0, client, keyPrefix: freshPrefix() });
       await store.publishHealth(cooling(T + 5_000));
       expect(await store.claimProbe(ENDPOINT, T, 1_000)).toEqual(refused(T + 5_000, 'cooling-down', 1));
       expect(await store.claimProbe(ENDPOINT, T + 5_000, 1_000)).toEqual({ granted: true, consecutiveFailures: 1 });
@@ -482,7 +484,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
     it('an ioredis client with its own keyPrefix still works (ioredis prefixes KEYS)', async () => {
       const prefixed = new Redis(server.url, { keyPrefix: 'tenant-a:', maxRetriesPerRequest: 1 });
       try {
-        const store = redisStore({ client: prefixed, keyPrefix: freshPrefix() });
+        const store = redisStore({ firstProbeWaitMs: 0, client: prefixed, keyPrefix: freshPrefix() });
         expect(await store.claimProbe(ENDPOINT, T, 1_000)).toEqual({ granted: true });
         expect(await store.claimProbe(ENDPOINT, T + 1, 1_000)).toMatchObject({ granted: false, reason: 'probe-in-flight' });
       } finally {
@@ -498,7 +500,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
       const dead = new Redis(closed.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
       dead.on('error', () => undefined);
       try {
-        const store = redisStore({ client: dead });
+        const store = redisStore({ firstProbeWaitMs: 0, client: dead });
         await expect(store.claimProbe(ENDPOINT, T, 1_000)).rejects.toThrow();
         await expect(store.publishHealth(cooling(T + 1_000))).rejects.toThrow();
       } finally {
@@ -508,7 +510,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
 
     it('Redis silent: the call is rejected after timeoutMs', async () => {
       const silent: RedisScriptClient = { eval: () => new Promise(() => {}) };
-      const store = redisStore({ client: silent, timeoutMs: 30 });
+      const store = redisStore({ firstProbeWaitMs: 0, client: silent, timeoutMs: 30 });
       await expect(store.claimProbe(ENDPOINT, T, 1_000)).rejects.toThrow(/no answer from Redis within 30 ms/);
     });
 
@@ -523,17 +525,17 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
           throw new Error('READONLY You cannot write against a read only replica.');
         },
       };
-      await expect(redisStore({ client }).claimProbe(ENDPOINT, T, 1_000)).rejects.toThrow(/READONLY/);
+      await expect(redisStore({ firstProbeWaitMs: 0, client }).claimProbe(ENDPOINT, T, 1_000)).rejects.toThrow(/READONLY/);
       expect(evals).toBe(0);
     });
 
     it('an unexpected reply rejects instead of granting', async () => {
-      const store = redisStore({ client: { eval: async () => 'OK' } });
+      const store = redisStore({ firstProbeWaitMs: 0, client: { eval: async () => 'OK' } });
       await expect(store.claimProbe(ENDPOINT, T, 1_000)).rejects.toThrow(/unexpected reply/);
     });
 
     it('non-finite times reject before reaching Redis', async () => {
-      const store = redisStore({ client: first() });
+      const store = redisStore({ firstProbeWaitMs: 0, client: first() });
       await expect(store.claimProbe(ENDPOINT, Number.NaN, 1_000)).rejects.toThrow(RangeError);
       await expect(store.publishHealth(cooling(Number.POSITIVE_INFINITY))).rejects.toThrow(RangeError);
       await expect(store.publishHealth(cooling(T + 1_000, ENDPOINT, Number.NaN))).rejects.toThrow(RangeError);
@@ -544,7 +546,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
 
     it('an old reply without the streak still reads (a granted {1}, a refusal of three)', async () => {
       let reply: unknown = [1];
-      const store = redisStore({ client: { eval: async () => reply } });
+      const store = redisStore({ firstProbeWaitMs: 0, client: { eval: async () => reply } });
       expect(await store.claimProbe(ENDPOINT, T, 1_000)).toEqual({ granted: true });
       reply = [0, String(T + 5), 'cooling-down'];
       expect(await store.claimProbe(ENDPOINT, T, 1_000)).toEqual(refused(T + 5, 'cooling-down'));
@@ -553,8 +555,8 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
     });
 
     it('rejects a failureMemoryMs that is not a finite number ≥ 0', () => {
-      expect(() => redisStore({ client: first(), failureMemoryMs: -1 })).toThrow(ConfigError);
-      expect(() => redisStore({ client: first(), failureMemoryMs: Number.POSITIVE_INFINITY })).toThrow(ConfigError);
+      expect(() => redisStore({ firstProbeWaitMs: 0, client: first(), failureMemoryMs: -1 })).toThrow(ConfigError);
+      expect(() => redisStore({ firstProbeWaitMs: 0, client: first(), failureMemoryMs: Number.POSITIVE_INFINITY })).toThrow(ConfigError);
     });
   });
 });

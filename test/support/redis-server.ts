@@ -64,6 +64,8 @@ export interface RedisServer {
   readonly url: string;
   /** Stops the server (SIGTERM, then SIGKILL after 2 s) and waits for it to exit. */
   stop(): Promise<void>;
+  /** Kills the server with SIGKILL (a crash: nothing saved) and waits for it to exit. */
+  kill(): Promise<void>;
 }
 
 function freePort(): Promise<number> {
@@ -102,8 +104,8 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function startOnce(binary: string): Promise<RedisServer | undefined> {
-  const port = await freePort();
+async function startOnce(binary: string, fixedPort: number | undefined): Promise<RedisServer | undefined> {
+  const port = fixedPort ?? (await freePort());
   const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir()], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -133,6 +135,12 @@ async function startOnce(binary: string): Promise<RedisServer | undefined> {
           await gone;
           clearTimeout(timer);
         },
+        async kill() {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          const gone = exited(child);
+          child.kill('SIGKILL');
+          await gone;
+        },
       };
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
@@ -143,11 +151,11 @@ async function startOnce(binary: string): Promise<RedisServer | undefined> {
 }
 
 /**
- * Starts a redis-server on 127.0.0.1 at a random free port (`--save '' --appendonly no`) and
+ * Starts a redis-server on 127.0.0.1 at a random free port (or `options.port`, to restart one) (`--save '' --appendonly no`) and
  * resolves once it answers PING. Rejects with an explanation when the binary is missing
  * (that is how a CI run without Redis fails) or the server does not come up.
  */
-export async function startRedisServer(binary: string | undefined = redisServerBinary): Promise<RedisServer> {
+export async function startRedisServer(binary: string | undefined = redisServerBinary, options: { readonly port?: number } = {}): Promise<RedisServer> {
   if (binary === undefined) {
     throw new Error(
       isCi()
@@ -155,9 +163,11 @@ export async function startRedisServer(binary: string | undefined = redisServerB
         : REDIS_MISSING_MESSAGE,
     );
   }
-  for (let attempt = 0; attempt < 3; attempt += 1) {
-    const server = await startOnce(binary);
+  // A fixed port is a restart on the port the clients know: retry while the old one lets go of it.
+  for (let attempt = 0; attempt < (options.port === undefined ? 3 : 20); attempt += 1) {
+    const server = await startOnce(binary, options.port);
     if (server) return server;
+    if (options.port !== undefined) await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${binary}: no free port after 3 attempts`);
 }

@@ -703,6 +703,13 @@ describe('the first token is read before anyone uses it (issue 10: local credent
     driver.harness.credential.send({ type: 'REJECTED', session: driver.session(0), generation: 0 });
     expect(driver.harness.credential.getSnapshot().value).toBe('loading');
     driver.harness.stop();
+    // A session about to go over HTTP peeks while a refresh is in flight: answered at once (the chart-wide PEEK).
+    const peeking = driverFor(DEFAULT_POLICY, 2);
+    peeking.harness.credential.send({ type: 'REJECTED', session: peeking.session(0), generation: 1 });
+    expect(peeking.harness.credential.getSnapshot().value).toBe('refreshing');
+    peeking.harness.credential.send({ type: 'PEEK', session: peeking.session(1) });
+    expect(peeking.harness.credential.getSnapshot().value).toBe('refreshing');
+    peeking.harness.stop();
   });
 });
 

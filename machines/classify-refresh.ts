@@ -25,6 +25,8 @@ export const PERMANENT_REFRESH_ERRORS: readonly string[] = [
   // Local: no credentials file, or one we cannot parse. Retrying will not make one appear.
   'credentials_missing',
   'credentials_unreadable',
+  // Local: the credentials file's directory cannot be written safely. An operator must fix it.
+  'credentials_unwritable',
 ];
 
 /** Classifies a failed refresh: permanent (sign in again) or transient (retry with backoff). */

@@ -35,7 +35,9 @@ export type CredentialEvent =
   | { readonly type: 'CHANGED'; readonly generation: number; readonly expiresInMs?: number }
   /** Asked by a session about to go over HTTP: answered at once, never waits for a refresh. */
   | { readonly type: 'PEEK'; readonly session: AnyActorRef }
-  /** A session went away: never answer it (it may have been waiting for a refresh). */
+  /**
+   * A session went away: never answer it (it may have been waiting for a refresh).
+   */
   | { readonly type: 'WAITER_GONE'; readonly session: AnyActorRef }
   | { readonly type: 'STOP' };
 
@@ -68,6 +70,8 @@ export interface CredentialContext {
   readonly jitterSeed: number;
   /** Sessions waiting for the refresh in flight. */
   readonly waiters: readonly AnyActorRef[];
+  /** Sessions waiting for the first token to be read, and what they asked (`CHECK`, `PEEK` or `REJECTED`). */
+  readonly loadWaiters: readonly { readonly session: AnyActorRef; readonly asked: 'CHECK' | 'PEEK' | 'REJECTED' }[];
   /** The generation that was rejected and is being refreshed. */
   readonly rejectedGeneration: number | undefined;
   readonly transientFailures: number;
@@ -95,6 +99,9 @@ export function createCredentialMachine() {
       refreshCredentials: fromPromise<RefreshOutput, { rejectedGeneration: number }>(async () => {
         throw new Error('refreshCredentials is provided by src/auth');
       }),
+      loadCredentials: fromPromise<RefreshOutput, Record<string, never>>(async () => {
+        throw new Error('loadCredentials is provided by src/auth');
+      }),
     },
     actions: {
       answerUsable: enqueueActions(({ enqueue, event, context }) => {
@@ -120,8 +127,30 @@ export function createCredentialMachine() {
         };
       }),
       forgetTheWaiter: assign(({ context, event }) =>
-        event.type === 'WAITER_GONE' ? { waiters: context.waiters.filter((waiter) => waiter !== event.session) } : {},
+        event.type === 'WAITER_GONE'
+          ? { waiters: context.waiters.filter((waiter) => waiter !== event.session), loadWaiters: context.loadWaiters.filter((waiter) => waiter.session !== event.session) }
+          : {},
       ),
+      waitForTheFirstToken: assign(({ context, event }) => {
+        if (event.type !== 'CHECK' && event.type !== 'PEEK' && event.type !== 'REJECTED') return {};
+        return { loadWaiters: [...context.loadWaiters.filter((waiter) => waiter.session !== event.session), { session: event.session, asked: event.type }] };
+      }),
+      // Each asker gets the reply its state understands: a PEEK never waits for a refresh, so it only hears usable or sign-in.
+      answerTheLoadWaiters: enqueueActions(({ enqueue, context }, params: { outcome: 'loaded' | 'permanent' | 'transient' }) => {
+        const summary = context.lastFailureSummary ?? 'the credentials could not be read';
+        for (const { session, asked } of context.loadWaiters) {
+          let reply: CredentialReply;
+          if (params.outcome === 'permanent') reply = { type: 'CREDENTIAL.REAUTH_REQUIRED', summary };
+          else if (params.outcome === 'loaded' || asked === 'PEEK') {
+            reply = asked === 'REJECTED' ? { type: 'CREDENTIAL.REFRESHED', generation: context.generation } : { type: 'CREDENTIAL.USABLE', generation: context.generation };
+          } else reply = { type: 'CREDENTIAL.REFRESH_FAILED', summary };
+          enqueue.sendTo(session, reply);
+        }
+        enqueue.assign({ loadWaiters: [] });
+      }),
+      noteTheLoadFailure: assign({
+        lastFailureSummary: ({ event }) => `the credentials could not be read: ${describe((event as { error?: unknown }).error)}`,
+      }),
       answerRefreshFailed: enqueueActions(({ enqueue, event, context }) => {
         if (event.type !== 'REJECTED') return;
         enqueue.sendTo(event.session, {
@@ -159,7 +188,7 @@ export function createCredentialMachine() {
         return { generation: event.generation, expiresInMs: event.expiresInMs, rejectedGeneration: undefined, transientFailures: 0 };
       }),
       noteThePermanentFailure: assign({
-        lastFailureSummary: ({ event }) => `token refresh refused: ${describe((event as { error?: unknown }).error)}; sign in again`,
+        lastFailureSummary: ({ event }) => permanentSummary((event as { error?: unknown }).error),
         rejectedGeneration: undefined,
       }),
       noteTheTransientFailure: assign(({ context, event }) => {
@@ -181,6 +210,7 @@ export function createCredentialMachine() {
       theFailureIsPermanent: ({ event }) => classifyRefreshFailure(asRefreshFailure((event as { error?: unknown }).error)) === 'permanent',
       theRetriesAreSpent: ({ context }) => context.transientFailures >= context.maxTransientRetries,
       theExpiryIsKnown: ({ context }) => context.expiresInMs !== undefined,
+      noTokenIsKnownYet: ({ context }) => context.generation === 0,
     },
     delays: {
       // A token that lives less than the margin is refreshed half-way, never at once (a storm).
@@ -201,6 +231,7 @@ export function createCredentialMachine() {
       maxTransientRetries: input.maxTransientRetries ?? 5,
       jitterSeed: input.jitterSeed,
       waiters: [],
+      loadWaiters: [],
       rejectedGeneration: undefined,
       transientFailures: 0,
       retryDelayMs: 0,
@@ -218,8 +249,10 @@ export function createCredentialMachine() {
         description: 'The current token is believed good.',
         initial: 'checkingExpiry',
         on: {
-          CHECK: { actions: 'answerUsable' },
+          CHECK: [{ guard: 'noTokenIsKnownYet', target: 'loading', actions: 'waitForTheFirstToken' }, { actions: 'answerUsable' }],
+          PEEK: [{ guard: 'noTokenIsKnownYet', target: 'loading', actions: 'waitForTheFirstToken' }, { actions: 'answerUsable' }],
           REJECTED: [
+            { guard: 'noTokenIsKnownYet', target: 'loading', actions: 'waitForTheFirstToken' },
             { guard: 'theRejectedTokenIsAlreadyReplaced', actions: 'answerRefreshedAlready' },
             { target: 'refreshing', actions: 'addTheWaiter' },
           ],
@@ -235,6 +268,30 @@ export function createCredentialMachine() {
             description: 'Refresh ahead of expiry, so no turn meets an expired token.',
             after: { refreshAheadDelay: { target: '#credential.refreshing' } },
           },
+        },
+      },
+      loading: {
+        description:
+          'No token is known yet: read the first one before any session uses it, so a missing, empty or corrupt credentials file is a sign-in problem, never an endpoint failure.',
+        invoke: {
+          id: 'loadCredentials',
+          src: 'loadCredentials',
+          input: () => ({}),
+          onDone: { target: 'valid', actions: ['adoptTheNewToken', { type: 'answerTheLoadWaiters', params: { outcome: 'loaded' } }] },
+          onError: [
+            {
+              guard: 'theFailureIsPermanent',
+              target: 'reauthRequired',
+              actions: ['noteThePermanentFailure', { type: 'answerTheLoadWaiters', params: { outcome: 'permanent' } }],
+            },
+            { target: 'valid', actions: ['noteTheLoadFailure', { type: 'answerTheLoadWaiters', params: { outcome: 'transient' } }] },
+          ],
+        },
+        on: {
+          CHECK: { actions: 'waitForTheFirstToken' },
+          PEEK: { actions: 'waitForTheFirstToken' },
+          REJECTED: { actions: 'waitForTheFirstToken' },
+          CHANGED: { target: 'valid', actions: ['adoptTheChangedToken', { type: 'answerTheLoadWaiters', params: { outcome: 'loaded' } }] },
         },
       },
       refreshing: {
@@ -295,12 +352,35 @@ function asRefreshFailure(error: unknown): RefreshFailure {
   return failure;
 }
 
+// Codes the package itself produces, as sentences an operator can act on.
+const LOCAL_FAILURES: Readonly<Record<string, string>> = {
+  credentials_missing: 'no credentials were found (a missing or empty credentials file, or a source without a token)',
+  credentials_unreadable: 'the credentials could not be read (unreadable file, or not valid credentials JSON)',
+  credentials_unwritable: 'the credentials file cannot be written safely (see the log line naming its directory)',
+  lock_timeout: 'another holder kept the refresh lock past refreshWaitMs',
+  refresh_wait_timeout: 'the refresh did not finish within refreshWaitMs',
+  store_write_failed: 'the refreshed credentials could not be written back',
+};
+
 function describe(error: unknown): string {
   const failure = asRefreshFailure(error);
-  if (failure.errorCode) return `${failure.errorCode}${failure.status ? ` (HTTP ${failure.status})` : ''}`;
+  const code = failure.errorCode ?? failure.networkCode;
+  const local = code === undefined ? undefined : LOCAL_FAILURES[code];
+  if (local) return `${local} [${code}]`;
+  // Codes reach the chart already checked by src/auth; bound them again, the chart is the last word.
+  if (failure.errorCode) return `${failure.errorCode.slice(0, 64)}${failure.status ? ` (HTTP ${failure.status})` : ''}`;
   if (failure.status) return `HTTP ${failure.status}`;
-  if (failure.networkCode) return failure.networkCode;
+  if (failure.networkCode) return failure.networkCode.slice(0, 64);
   return 'unknown error';
+}
+
+/** What the operator reads when a person must act: what happened, then what to do. */
+function permanentSummary(error: unknown): string {
+  const failure = asRefreshFailure(error);
+  if (failure.errorCode === 'credentials_missing' || failure.errorCode === 'credentials_unreadable' || failure.errorCode === 'credentials_unwritable') {
+    return `${describe(error)}; sign in again (or fix the credentials file) and turns resume without a restart`;
+  }
+  return `token refresh refused: ${describe(error)}; sign in again and turns resume without a restart`;
 }
 
 /** The credential chart, with a refresh that must be provided. */

@@ -24,8 +24,15 @@ export interface ProbeRecord {
   readonly failure?: Failure;
 }
 
-/** Why a session was told to stay on HTTP. */
-export type DenyReason = 'cooling-down' | 'probe-in-flight' | 'unsupported';
+/**
+ * Why a session was told to stay on HTTP.
+ * - `cooling-down`: an upgrade failed or a young socket died; `untilMs` is the window's end.
+ * - `probe-in-flight`: another session (or process) is probing; `untilMs` is the lease's end.
+ * - `unsupported`: the endpoint refused WebSocket; `untilMs` is the latch's end.
+ * - `unproven`: a probe's socket opened but has not stayed up `minUptimeMs` yet; `untilMs` is when
+ *   it will have. Keeps a flapping endpoint (sockets that open, then die) from being stampeded.
+ */
+export type DenyReason = 'cooling-down' | 'probe-in-flight' | 'unsupported' | 'unproven';
 
 /** Replies the endpoint sends to a session that asked to upgrade. */
 export type EndpointReply =
@@ -269,7 +276,9 @@ export function createEndpointMachine() {
         const untilMs =
           params.reason === 'probe-in-flight'
             ? event.atMs + context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS
-            : (context.cooldownUntilMs ?? event.atMs);
+            : params.reason === 'unproven'
+              ? (context.healthySinceMs ?? event.atMs) + context.policy.minUptimeMs
+              : (context.cooldownUntilMs ?? event.atMs);
         enqueue.sendTo(event.session, { type: 'ENDPOINT.DENIED', untilMs, reason: params.reason } satisfies EndpointReply);
       }),
       // The claim's own answer, failure and deadline answer the session themselves and clear it first.
@@ -281,7 +290,10 @@ export function createEndpointMachine() {
           enqueue.assign({ pendingProbe: undefined, probesGranted: context.probesGranted + 1 });
           return;
         }
-        const untilMs = context.cooldownUntilMs ?? pending.atMs + context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS;
+        const untilMs =
+          params.reason === 'unproven'
+            ? (context.healthySinceMs ?? pending.atMs) + context.policy.minUptimeMs
+            : (context.cooldownUntilMs ?? pending.atMs + context.policy.upgradeTimeoutMs + PROBE_LEASE_MARGIN_MS);
         enqueue.sendTo(pending.session, { type: 'ENDPOINT.DENIED', untilMs, reason: params.reason } satisfies EndpointReply);
         enqueue.assign({ pendingProbe: undefined });
       }),
@@ -573,10 +585,9 @@ export function createEndpointMachine() {
         },
       },
       healthy: {
-        description: 'Upgrades work: every session may open its own socket.',
+        description: 'A socket opened: once one stays up for minUptimeMs, every session may open its own.',
         initial: 'settling',
         on: {
-          PROBE_REQUESTED: { actions: 'grantTheUpgrade' },
           UPGRADE_FAILED: [
             { guard: 'theFailureLatchesHttp', target: 'unsupported', actions: ['latchHttp', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'unsupported') }] },
             { guard: 'theFailureCallsForACooldown', target: 'coolingDown', actions: ['startTheCooldown', { type: 'publishHealth', params: ({ context, event }) => healthReport(context, event, 'cooling-down') }] },
@@ -585,8 +596,10 @@ export function createEndpointMachine() {
         },
         states: {
           settling: {
-            description: 'A socket opened, but the failure streak is only forgiven once one stays up for minUptimeMs.',
-            entry: { type: 'answerThePendingProbeIfAny', params: { reason: 'cooling-down' } },
+            description:
+              'Unproven: the probe opened a socket, but a flapping endpoint opens them too. Other sessions stay on HTTP until it has stayed up minUptimeMs; the failure streak is only forgiven then.',
+            entry: { type: 'answerThePendingProbeIfAny', params: { reason: 'unproven' } },
+            on: { PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'unproven' } } } },
             after: {
               minUptimeDelay: {
                 target: 'stable',
@@ -601,9 +614,10 @@ export function createEndpointMachine() {
             },
           },
           stable: {
-            description: 'Sockets stay up: the backoff has been reset. Proven here, so a fleet report of a failure does not override it.',
+            description: 'Proven: every session may open its own socket, and the backoff has been reset. A fleet report of a failure does not override it.',
             entry: { type: 'answerThePendingProbeIfAny', params: { reason: 'granted' } },
             on: {
+              PROBE_REQUESTED: { actions: 'grantTheUpgrade' },
               'FLEET.HEALTH_CHANGED': [
                 { guard: 'theFleetWasReset', target: '#endpoint.probing', actions: 'forgetEverything' },
                 { description: "This process's own proven socket outweighs another process's report." },

@@ -46,13 +46,28 @@ export interface ReauthRequiredEvent {
   readonly summary: string;
 }
 
+/** One step of a turn, for traces: an upgrade the turn waited for, a refresh it waited for, or one send. */
+export interface TurnPhase {
+  readonly kind: 'upgrade' | 'refresh' | 'attempt';
+  /** When the step began and ended, in ms on the manager's clock. */
+  readonly startedAtMs: number;
+  readonly endedAtMs: number;
+  /** The transport of an `attempt`. */
+  readonly transport?: TransportKind;
+  readonly result: 'ok' | 'failed' | 'cancelled';
+  readonly failure?: Failure;
+}
+
 /** An upgrade the library started, with how it ended. */
 export interface UpgradeEvent {
   readonly sessionId: string;
   readonly endpointKey: string;
   readonly result: 'opened' | 'failed';
   readonly failure?: Failure;
+  /** When the upgrade ended, in ms on the manager's clock. */
   readonly atMs: number;
+  /** When the upgrade started, in ms on the manager's clock. */
+  readonly startedAtMs: number;
 }
 
 /** A turn ended. */
@@ -63,13 +78,21 @@ export interface TurnEvent {
   readonly result: 'completed' | 'failed';
   readonly transport: TransportKind | undefined;
   readonly failure?: Failure;
+  /** When `stream()` was called, in ms on the manager's clock. */
+  readonly startedAtMs: number;
   /** From `stream()` to the end, in ms on the manager's clock. */
   readonly durationMs: number;
   /** From `stream()` to the first event, if any arrived. */
   readonly firstEventMs: number | undefined;
+  /** Sends made (1, or 2 after a move to HTTP or a resend after a refresh). */
+  readonly attempts: number;
+  /** When the turn went over HTTP, why (`cooling-down`, `probe-in-flight`, `unsupported`, `upgrade-failed`, `refresh-failed`, `moved-after-failure`…). */
+  readonly httpReason?: string;
+  /** The turn's steps in order, for traces. */
+  readonly phases: readonly TurnPhase[];
 }
 
-/** The manager's typed events (eventemitter3). Listeners must not throw. */
+/** The manager's typed events (eventemitter3). A listener that throws is logged at error level and skipped: it never changes a turn. */
 export interface ManagerEvents {
   transition: (event: TransitionEvent) => void;
   fallback: (event: FallbackEvent) => void;

@@ -1,3 +1,6 @@
+import { describeValue } from './config-check.js';
+import { ConfigError } from './errors.js';
+
 /**
  * A pino-compatible logger: `(obj, msg)`. pino, bunyan-style adapters and `console`-backed
  * shims all fit. The library logs one line per state change of an endpoint or credential,
@@ -22,12 +25,21 @@ export function humanDuration(ms: number): string {
   return `${(ms / 3_600_000).toFixed(1).replace(/\.0$/, '')} h`;
 }
 
-/** Validates a user-supplied logger, naming the missing method. */
+/**
+ * Validates a user-supplied logger: an object with `debug`, `info`, `warn` and `error`
+ * methods (pino, or `console` itself). A lone function such as `console.log` is refused with
+ * a {@link ConfigError} that says what to pass instead.
+ */
 export function checkLogger(logger: unknown): Logger {
   if (logger === undefined) return silentLogger;
+  const expected = 'a logger object with debug(), info(), warn() and error() methods taking (obj, msg), such as pino() or console';
+  if (typeof logger === 'function') {
+    throw new ConfigError('logger', `expected ${expected}, got ${describeValue(logger)}: pass the object (e.g. \`logger: console\`), not one of its methods`);
+  }
+  if (typeof logger !== 'object' || logger === null) throw new ConfigError('logger', `expected ${expected}, got ${describeValue(logger)}`);
   for (const level of ['debug', 'info', 'warn', 'error'] as const) {
-    if (typeof (logger as Record<string, unknown>)?.[level] !== 'function') {
-      throw new TypeError(`logger: expected a pino-compatible logger with a ${level}(obj, msg) method`);
+    if (typeof (logger as Record<string, unknown>)[level] !== 'function') {
+      throw new ConfigError('logger', `expected ${expected}: ${level}() is missing`);
     }
   }
   return logger as Logger;

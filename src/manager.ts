@@ -2,9 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { createActor, fromPromise, type InspectionEvent, type Observer, type StateValue } from 'xstate';
 import { createEndpointMachine, type EndpointContext, type ProbeRecord } from '../machines/endpoint.js';
 import type { Failure } from '../machines/failure.js';
-import { classify } from '../machines/classify.js';
-import type { Outcome } from '../machines/outcome.js';
-import { createSessionMachine, type TransportKind } from '../machines/session.js';
+import { createSessionMachine } from '../machines/session.js';
 import type { CredentialSource } from './auth/credential-source.js';
 import { createCredentialActor, createCredentialRuntime, type CredentialRuntime } from './auth/credential-runtime.js';
 import { staticToken } from './auth/static-token.js';
@@ -13,15 +11,18 @@ import { checkEndpoints, type EndpointConfig } from './config.js';
 import { ClosedError, ConfigError } from './errors.js';
 import type { ManagerEvents } from './events.js';
 import { checkLogger, type Logger } from './logging.js';
-import { createInstruments, type Instruments } from './metrics.js';
+import { attachTelemetry } from './telemetry.js';
 import { TransitionObserver } from './observer.js';
-import { resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
-import { Session, type SessionActor } from './session.js';
+import { checkManagerOptions, resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
+import { Session } from './session.js';
+import type { SessionActor } from './turn-runner.js';
 import { statePaths } from './state.js';
 import { createSocketActor } from './socket-actor.js';
 import type { CoordinationStore } from './stores/store.js';
 import { sanitizeInspectionEvent } from './inspector/sanitize.js';
-import { awaitDecision, type TurnRunner } from './turn-runner.js';
+import type { TurnRunner } from './turn-runner.js';
+import { headerSecrets, scrubDeep, scrubbingLogger, secretSetCache, SecretSet, scrubText } from './secrets.js';
+import { boundedScrub, MAX_MESSAGE_CHARS } from './untrusted.js';
 import { openAIResponses } from './transports/openai-responses.js';
 import { streamHttp } from './transports/http-sse.js';
 import type { ProviderEvent, ProviderProtocol } from './transports/provider.js';
@@ -107,7 +108,6 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   /** Where the manager's time comes from (the system clock unless one was given). */
   readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly instruments: Instruments;
   private readonly observer: TransitionObserver;
   private readonly endpoints = new Map<string, EndpointEntry>();
   private readonly credentials = new Map<CredentialSource | string, CredentialEntry>();
@@ -119,16 +119,18 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   private readonly runner: TurnRunner;
   private closed = false;
   private jitterSeed: number;
+  /** Metrics and turn spans, a listener of this manager's events (see src/telemetry.ts); no-op without `@opentelemetry/api`. */
+  private readonly detachTelemetry = attachTelemetry(this, (key) => this.endpointEntry(key).config.httpUrl);
 
   constructor(options: SessionManagerOptions) {
     super();
-    if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'expected an options object');
+    checkManagerOptions(options);
     const endpoints = checkEndpoints(options.endpoints);
     this.policy = resolvePolicy(options.policy);
-    this.logger = checkLogger(options.logger);
+    // Every log line leaves scrubbed of every secret the manager knows (src/secrets.ts).
+    this.logger = scrubbingLogger(checkLogger(options.logger), () => this.secretSet(this.redactionSecrets()));
     this.clock = options.clock ?? systemClock;
-    this.instruments = createInstruments();
-    this.observer = new TransitionObserver(this, this.logger, this.instruments, this.clock);
+    this.observer = new TransitionObserver(this, this.logger, this.clock);
     this.jitterSeed = options.jitterSeed ?? Math.floor(Math.random() * 2 ** 31);
     if (options.inspect) this.addInspector(options.inspect);
 
@@ -150,6 +152,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
               const entry = this.sessions.get(sessionId);
               if (entry) entry.connection = connection;
             },
+            describeCredentialError: (error) =>
+              boundedScrub(error instanceof Error ? `${error.name}: ${error.message}` : String(error), new SecretSet(this.redactionSecrets()), MAX_MESSAGE_CHARS),
           },
           this.policy.upgradeTimeoutMs,
         ),
@@ -237,6 +241,13 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     return () => this.inspectors.delete(next);
   }
 
+  /** Emits with every string of the payload scrubbed of every secret the manager knows (src/secrets.ts). */
+  override emit<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, ...args: EventEmitter.EventArgs<ManagerEvents, T>): boolean {
+    return super.emit(event, ...scrubDeep(args, this.secretSet(this.redactionSecrets())));
+  }
+
+  private readonly secretSet = secretSetCache();
+
   /** Adds a listener; a `transition` listener turns chart inspection on (it names each transition's cause). */
   override on<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, fn: EventEmitter.EventListener<ManagerEvents, T>, context?: unknown): this {
     if (event === 'transition') this.startInspecting();
@@ -288,6 +299,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       entry.runtime.close();
     }
     this.inspectors.clear();
+    this.detachTelemetry();
     this.removeAllListeners();
   }
 
@@ -307,7 +319,11 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   /** The tokens the credential sources hold, for redaction only (inspectors, logs). @internal */
   redactionSecrets(): string[] {
     const secrets: string[] = [];
-    for (const entry of new Set(this.credentials.values())) secrets.push(...entry.runtime.knownTokens());
+    for (const [source, entry] of this.credentials) {
+      if (typeof source === 'string') secrets.push(source);
+      secrets.push(...entry.runtime.knownTokens());
+    }
+    for (const entry of this.endpoints.values()) secrets.push(...headerSecrets(entry.config.headers));
     return secrets;
   }
 
@@ -385,68 +401,73 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     const manager = this;
     return {
       now: () => manager.clock.now(),
-      awaitDecision: (actor, turnId, afterAttempt, signal) => awaitDecision(actor, turnId, afterAttempt, signal, () => manager.clock.now()),
       credentialFor: (endpointKey) => manager.endpointEntry(endpointKey).credential.runtime.current(),
-      open(session, transport, body, token, signal) {
-        const endpoint = manager.endpointEntry(session.endpointKey);
+      open(sessionId, endpointKey, transport, body, token, signal, send) {
+        const endpoint = manager.endpointEntry(endpointKey);
         const policy = manager.policy;
         if (transport === 'http') {
-          manager.instruments.fallbacks.add(1, { endpoint: endpoint.key });
           return streamHttp({
             url: endpoint.config.httpUrl,
             token,
             body,
+            send,
             protocol: endpoint.protocol,
             firstEventTimeoutMs: policy.firstEventTimeoutMs,
             idleTimeoutMs: policy.idleTimeoutMs,
-            ...(signal ? { signal } : {}),
+            signal,
             ...(endpoint.config.headers ? { headers: endpoint.config.headers } : {}),
           });
         }
-        const connection = manager.sessions.get(session.id)?.connection;
+        const connection = manager.sessions.get(sessionId)?.connection;
         if (!connection || !connection.isOpen) {
-          // The socket went between the chart's decision and now: let the chart move the turn to HTTP.
+          // The socket went between the chart's decision and now (its owner reported the end): the chart moves the turn to HTTP.
           return failingStream(new TransportError({ kind: 'closed', code: 1006, afterFirstEvent: false }, 'the session socket closed before the turn was sent'));
         }
-        return connection.streamTurn(endpoint.protocol.webSocketFrame(body), {
+        let frame: string;
+        try {
+          frame = endpoint.protocol.webSocketFrame(body, send);
+        } catch (error) {
+          return failingStream(requestInvalid(error));
+        }
+        return connection.streamTurn(frame, {
           protocol: endpoint.protocol,
-          firstEventTimeoutMs: policy.firstEventTimeoutMs,
+          // A socket that stays silent costs at most this before the turn moves to HTTP.
+          firstEventTimeoutMs: Math.min(policy.webSocketFirstEventTimeoutMs, policy.firstEventTimeoutMs),
           idleTimeoutMs: policy.idleTimeoutMs,
-          ...(signal ? { signal } : {}),
+          signal,
         });
       },
       protocolFor: (endpointKey) => manager.endpointEntry(endpointKey).protocol,
-      providerFailure: (protocol, event) => {
-        const outcome = protocol.providerErrorOutcome(event);
-        return outcome ? classify(outcome) : undefined;
-      },
-      noteWebSocketTurnFailure(sessionId, outcome: Outcome, atMs) {
-        const entry = manager.sessions.get(sessionId);
-        const connection = entry?.connection;
-        if (!entry || !connection || connection.isOpen) return;
-        // A close during a turn is reported by the turn, not by onClose: tell the connection region too.
-        entry.connection = undefined;
-        entry.actor.send({ type: 'SOCKET.CLOSED', outcome, atMs });
-      },
-      turnEnded(session, turnId, result, transport: TransportKind | undefined, failure, startedAtMs, firstEventAtMs) {
-        const nowMs = manager.clock.now();
-        const attributes = { transport: transport ?? 'none', result };
-        manager.instruments.turnMs.record(nowMs - startedAtMs, attributes);
-        if (firstEventAtMs !== undefined) manager.instruments.firstEventMs.record(firstEventAtMs - startedAtMs, { transport: transport ?? 'none' });
-        manager.emit('turn', {
-          sessionId: session.id,
-          endpointKey: session.endpointKey,
-          turnId,
-          result,
-          transport,
-          durationMs: nowMs - startedAtMs,
-          firstEventMs: firstEventAtMs === undefined ? undefined : firstEventAtMs - startedAtMs,
-          ...(failure ? { failure } : {}),
-        });
+      secrets: () => new SecretSet(manager.redactionSecrets()),
+      turnEnded(event) {
+        manager.publish('turn', event);
       },
       release: (sessionId) => manager.release(sessionId),
     };
   }
+
+  /**
+   * Emits to the listeners; a listener that throws is logged at error level and skipped, so it
+   * never changes a turn or a chart. @internal
+   */
+  publish<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, ...args: EventEmitter.EventArgs<ManagerEvents, T>): void {
+    try {
+      this.emit(event, ...args);
+    } catch (error) {
+      this.logger.error({ event, err: scrubText(String(error), this.redactionSecrets()) }, `a listener of "${String(event)}" threw; it was skipped (listeners must not throw)`);
+    }
+  }
+
+  /** `await using manager = createSessionManager(…)`: closes the manager at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** The request body could not be encoded (circular, BigInt, a throwing toJSON): the turn fails as request-fatal. */
+export function requestInvalid(error: unknown): TransportError {
+  const detail = (error instanceof Error ? error.message : String(error)).slice(0, 200);
+  return new TransportError({ kind: 'request-invalid', detail }, `the request body cannot be encoded: ${detail}`, { cause: error });
 }
 
 async function* failingStream(error: Error): AsyncGenerator<ProviderEvent, void, undefined> {

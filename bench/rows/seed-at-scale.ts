@@ -94,7 +94,7 @@ async function simulate(
       const atMs = clock.now();
       actor.send({ type: 'TURN_REQUESTED', turnId, atMs });
       // Synchronous in most turns; only a granted probe waits for the real upgrade's answer.
-      const decision = decisionIn(actor, turnId, 0) ?? (await awaitDecision(actor, turnId, 0, undefined, now));
+      const decision = decisionIn(actor, turnId, 0) ?? (await awaitDecision(actor, turnId, 0, new AbortController().signal, now));
       if (decision.kind !== 'send' || decision.transport !== 'http') throw new Error(`row 6: unexpected decision ${JSON.stringify(decision)}`);
       actor.send({ type: 'TURN_FIRST_EVENT', turnId, atMs });
       actor.send({ type: 'TURN_COMPLETED', turnId, atMs });

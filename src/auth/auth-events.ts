@@ -16,12 +16,14 @@ export interface LockHolder {
 export type AuthEvent =
   | { readonly type: 'lock-busy'; readonly store: string; readonly attempt: number; readonly lockAgeMs: number; readonly holder: LockHolder }
   | { readonly type: 'lock-acquired'; readonly store: string; readonly attempts: number; readonly waitedMs: number }
-  | { readonly type: 'lock-taken-over'; readonly store: string; readonly lockAgeMs: number; readonly holder: LockHolder }
+  | { readonly type: 'lock-taken-over'; readonly store: string; readonly lockAgeMs: number; readonly holder: LockHolder; readonly reason?: 'stale' | 'holder-dead' }
   | { readonly type: 'lock-compromised'; readonly store: string }
   | { readonly type: 'rotated-elsewhere'; readonly store: string }
   | { readonly type: 'refreshed'; readonly store: string }
   | { readonly type: 'reread-after-refusal'; readonly store: string; readonly foundNewer: boolean }
   | { readonly type: 'store-unreadable'; readonly store: string; readonly reason: string }
+  /** The credentials file is readable by group or others (`mode`: its permission bits). Reported once per file and process. */
+  | { readonly type: 'store-permissions'; readonly store: string; readonly mode: number }
   | { readonly type: 'refresh-failed'; readonly source: string; readonly message: string }
   | { readonly type: 'credentials-changed'; readonly credentialId: string; readonly generation: number }
   | { readonly type: 'reauth-required'; readonly credentialId: string; readonly summary: string }
@@ -46,6 +48,7 @@ export function authEventLevel(event: AuthEvent): 'debug' | 'info' | 'warn' {
     case 'reauth-required':
     case 'lock-compromised':
     case 'store-unreadable':
+    case 'store-permissions':
       return 'warn';
     case 'lock-taken-over':
     case 'refresh-failed':
@@ -65,7 +68,9 @@ export function formatAuthEvent(event: AuthEvent): string {
     case 'lock-acquired':
       return `[auth] ${event.store}: refresh lock acquired after ${event.attempts} attempt(s), ${event.waitedMs} ms`;
     case 'lock-taken-over':
-      return `[auth] ${event.store}: took over a stale refresh lock (${event.lockAgeMs} ms old, left by ${holderText(event.holder)})`;
+      return event.reason === 'holder-dead'
+        ? `[auth] ${event.store}: took over the refresh lock of ${holderText(event.holder)}, which no longer runs`
+        : `[auth] ${event.store}: took over a stale refresh lock (${event.lockAgeMs} ms old, left by ${holderText(event.holder)})`;
     case 'lock-compromised':
       return `[auth] ${event.store}: the refresh lock was taken over while held; another holder may refresh concurrently`;
     case 'rotated-elsewhere':
@@ -76,6 +81,8 @@ export function formatAuthEvent(event: AuthEvent): string {
       return `[auth] ${event.store}: refresh refused; re-read the store ${event.foundNewer ? 'and found newer credentials' : 'and found nothing newer'}`;
     case 'store-unreadable':
       return `[auth] ${event.store}: credentials could not be read (${event.reason}); keeping the last good ones`;
+    case 'store-permissions':
+      return `[auth] ${event.store}: the credentials file is readable by ${(event.mode & 0o070) !== 0 ? 'its group' : ''}${(event.mode & 0o070) !== 0 && (event.mode & 0o007) !== 0 ? ' and ' : ''}${(event.mode & 0o007) !== 0 ? 'other users' : ''} (mode ${event.mode.toString(8).padStart(3, '0')}); run chmod 600 on it. The next refresh rewrites it as 600.`;
     case 'refresh-failed':
       return `[auth] ${event.source}: ${event.message}`;
     case 'credentials-changed':

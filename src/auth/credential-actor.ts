@@ -28,7 +28,7 @@ export interface CredentialActorOptions {
 
 /** The credential chart with the runtime's refresh provided. */
 export const providedCredentialMachine = (runtime: CredentialRuntime) =>
-  credentialMachine.provide({ actors: { refreshCredentials: runtime.refreshActor } });
+  credentialMachine.provide({ actors: { refreshCredentials: runtime.refreshActor, loadCredentials: runtime.loadActor } });
 
 /** A running credential chart made by {@link createCredentialActor}. */
 export type CredentialActor = Actor<ReturnType<typeof providedCredentialMachine>>;

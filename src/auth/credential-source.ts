@@ -1,3 +1,5 @@
+import { untrustedCode } from '../secrets.js';
+
 /**
  * The one interface the rest of resilient-stream knows about credentials.
  *
@@ -21,6 +23,17 @@ export interface CredentialSource {
   expiresAtMs?(): number | undefined;
   /** A name for logs (never the token). */
   readonly name?: string;
+  /**
+   * Every other secret the source holds or has held (refresh tokens of every generation, API
+   * keys), so the package can scrub them from every string it lets out. Optional: access tokens
+   * are known without it. Never used for anything but scrubbing.
+   */
+  secrets?(): Iterable<string>;
+  /**
+   * Longest a turn waits for one `refresh()` of this source, in ms, unless the runtime is given
+   * its own `refreshWaitMs`. Default 30 000. See `CredentialRuntimeOptions.refreshWaitMs`.
+   */
+  readonly refreshWaitMs?: number;
 }
 
 /** The facts about a failed refresh that `machines/classify-refresh.ts` reads. */
@@ -59,6 +72,34 @@ export class RefreshError extends Error {
     if (details.errorCode !== undefined) this.errorCode = details.errorCode;
     if (details.networkCode !== undefined) this.networkCode = details.networkCode;
   }
+}
+
+/** Node's convention for system error codes (`ECONNRESET`, `UND_ERR_SOCKET`, `ERR_…`): a network or local failure, not an OAuth answer. */
+const SYSTEM_CODE = /^(?:E[A-Z0-9]+|UND_ERR_[A-Z_]+|ERR_[A-Z0-9_]+)$/;
+
+/**
+ * Reads a failure of any source as a {@link RefreshError}, as the credential chart classifies it.
+ * A `RefreshError` is kept; any other error keeps its facts: `status` (or `statusCode`) becomes
+ * `status`, `errorCode` or an OAuth-style `code` becomes `errorCode`, a system `code`
+ * (`ECONNREFUSED`) becomes `networkCode`. The original becomes the `cause`.
+ * @param error what `token()` or `refresh()` threw
+ * @param prefix the start of the message for errors that are not RefreshErrors
+ * @param secrets tokens to scrub from the untrusted code
+ */
+export function refreshErrorFrom(error: unknown, prefix: string, secrets: Iterable<string> = []): RefreshError {
+  if (isRefreshError(error)) return error;
+  const record = typeof error === 'object' && error !== null ? (error as Record<string, unknown>) : {};
+  const rawStatus = record['status'] ?? record['statusCode'];
+  const status = typeof rawStatus === 'number' && Number.isInteger(rawStatus) && rawStatus >= 100 && rawStatus <= 599 ? rawStatus : undefined;
+  const rawCode = typeof record['errorCode'] === 'string' ? record['errorCode'] : typeof record['code'] === 'string' ? record['code'] : undefined;
+  const system = rawCode !== undefined && SYSTEM_CODE.test(rawCode);
+  const code = rawCode === undefined ? undefined : untrustedCode(rawCode, secrets);
+  const message = error instanceof Error ? error.message : typeof error === 'string' ? error : 'unknown error';
+  return new RefreshError(`${prefix}: ${message}`, {
+    ...(status !== undefined ? { status } : {}),
+    ...(code !== undefined ? (system ? { networkCode: code } : { errorCode: code }) : {}),
+    cause: error,
+  });
 }
 
 /** True when `error` carries RefreshError fields (also across module copies, where `instanceof` fails). */

@@ -7,8 +7,12 @@ import type { LockHolder } from './auth-events.js';
 /**
  * A cross-process lock made of one file created with O_EXCL (`open(path, 'wx')`).
  *
- * - The holder touches the file's mtime every `heartbeatMs`, so a lock is stale only when
- *   its holder stopped running, not when a refresh is merely slow.
+ * - The holder records its pid and host name in the file. A lock whose holder is on this host
+ *   and whose pid is no longer running (a SIGKILL, a crash) is abandoned at once: nobody waits
+ *   out `staleMs` for a process that is gone.
+ * - For holders on other hosts (a shared file system) the pid says nothing, so the holder
+ *   touches the file's mtime every `heartbeatMs`: such a lock is stale only when its holder
+ *   stopped running, not when a refresh is merely slow.
  * - A stale lock (mtime older than `staleMs`) is taken over under a second O_EXCL file, the
  *   takeover guard, and only after checking under that guard that it is still the same
  *   file (inode) and still stale. Without the guard, two waiters that both judged one lock
@@ -50,7 +54,7 @@ export interface FileLockOptions {
 export type FileLockEvent =
   | { readonly type: 'busy'; readonly attempt: number; readonly lockAgeMs: number; readonly holder: LockHolder }
   | { readonly type: 'acquired'; readonly attempts: number; readonly waitedMs: number }
-  | { readonly type: 'taken-over'; readonly lockAgeMs: number; readonly holder: LockHolder }
+  | { readonly type: 'taken-over'; readonly lockAgeMs: number; readonly holder: LockHolder; readonly reason?: 'stale' | 'holder-dead' }
   | { readonly type: 'compromised' };
 
 /** A lock this process holds. */
@@ -103,15 +107,17 @@ export async function acquireFileLock(lockPath: string, options: FileLockOptions
     const seen = await statOrUndefined(lockPath);
     if (!seen) continue; // released between our create and our stat: try again at once
     const lockAgeMs = Math.max(0, Date.now() - Number(seen.mtimeMs));
-    if (lockAgeMs > staleMs) {
+    const holder = await readHolder(lockPath);
+    const holderDead = holderIsDeadHere(holder);
+    if (lockAgeMs > staleMs || holderDead) {
       const takeover = await takeOverStale(lockPath, seen, staleMs, nonce);
       if (takeover === 'gone') continue;
       if (takeover) {
-        emit({ type: 'taken-over', lockAgeMs, holder: takeover.holder });
+        emit({ type: 'taken-over', lockAgeMs, holder: takeover.holder, reason: holderIsDeadHere(takeover.holder) ? 'holder-dead' : 'stale' });
         continue;
       }
     }
-    emit({ type: 'busy', attempt, lockAgeMs, holder: await readHolder(lockPath) });
+    emit({ type: 'busy', attempt, lockAgeMs, holder });
     const waited = Date.now() - startedAt;
     if (waited >= giveUpAfterMs) throw new LockTimeoutError(lockPath, waited);
     const nominal = Math.min(maxMs, initialMs * Math.pow(factor, Math.min(attempt - 1, 30)));
@@ -169,9 +175,11 @@ async function takeOverStale(
   try {
     const current = await statOrUndefined(lockPath);
     if (!current) return 'gone';
-    // Re-judge under the guard: a different file, or a heartbeat since we looked, means a live holder.
-    if (current.ino !== seen.ino || current.dev !== seen.dev || Date.now() - Number(current.mtimeMs) <= staleMs) return undefined;
+    // Re-judge under the guard: a different file means a new holder; a heartbeat since we looked
+    // means a live one, unless the file names a process of this host that no longer runs.
+    if (current.ino !== seen.ino || current.dev !== seen.dev) return undefined;
     const holder = await readHolder(lockPath);
+    if (Date.now() - Number(current.mtimeMs) <= staleMs && !holderIsDeadHere(holder)) return undefined;
     const tomb = `${lockPath}.stale-${nonce}`;
     try {
       await rename(lockPath, tomb);
@@ -258,6 +266,24 @@ function ensureExitCleanup(): void {
       }
     }
   });
+}
+
+/**
+ * True only when the holder is certainly gone: it names this host and a pid that does not run
+ * (`kill(pid, 0)` answers ESRCH). A pid reused by another process looks alive, which only means
+ * waiting for the heartbeat rule: the safe side. Our own pid is alive by definition (a lock this
+ * process holds is excluded in-process first).
+ */
+export function holderIsDeadHere(holder: LockHolder): boolean {
+  if (holder.pid === undefined || holder.host === undefined || holder.host !== hostname()) return false;
+  if (!Number.isInteger(holder.pid) || holder.pid <= 0 || holder.pid === process.pid) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (error) {
+    // EPERM: it runs, as another user.
+    return codeOf(error) === 'ESRCH';
+  }
 }
 
 async function readHolder(lockPath: string): Promise<LockHolder> {

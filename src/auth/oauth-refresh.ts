@@ -1,7 +1,7 @@
 import { emitAuthEvent, type AuthEventListener } from './auth-events.js';
-import { RefreshError, isRefreshError, type CredentialSource } from './credential-source.js';
+import { RefreshError, refreshErrorFrom, type CredentialSource } from './credential-source.js';
+import { scrubError } from '../secrets.js';
 import type { CredentialStore, StoredCredentials } from './credential-store.js';
-import { redact } from './redact.js';
 import { SingleFlight } from './single-flight.js';
 import { requestTokenRefresh } from './token-request.js';
 
@@ -25,6 +25,13 @@ export interface OAuthRefreshSourceOptions {
   readonly now?: () => number;
   /** Receives refresh failures and unreadable-store reports (no tokens). */
   readonly onEvent?: AuthEventListener;
+  /**
+   * Longest a turn waits for a refresh of this source, in ms. Default 30 000. Past it the turn
+   * fails with class `auth` ("the refresh did not finish within refreshWaitMs"); the refresh goes
+   * on, and its token is picked up by the next turn. Give the file store the same value (its
+   * `refreshWaitMs` bounds the wait for another process's lock).
+   */
+  readonly refreshWaitMs?: number;
 }
 
 /**
@@ -111,6 +118,8 @@ export function oauthRefreshSource(options: OAuthRefreshSourceOptions): Credenti
 
   return {
     name,
+    secrets: () => [...seen],
+    ...(options.refreshWaitMs !== undefined ? { refreshWaitMs: options.refreshWaitMs } : {}),
     token: async () => (await load()).access_token,
     refresh: (rejected) => flights.run(rejected, () => refreshOnce(rejected)),
     expiresAtMs: () => cached?.expires_at_ms,
@@ -128,12 +137,7 @@ export function oauthRefreshSource(options: OAuthRefreshSourceOptions): Credenti
   };
 }
 
-/** A RefreshError with a message free of the given tokens (wrapping anything else). */
+/** A RefreshError free of the given tokens in message, stack and cause chain (wrapping anything else, its facts kept). */
 function sanitize(error: unknown, secrets: readonly string[]): RefreshError {
-  if (isRefreshError(error)) {
-    error.message = redact(error.message, secrets);
-    return error;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  return new RefreshError(redact(`token refresh failed: ${message}`, secrets));
+  return scrubError(refreshErrorFrom(error, 'token refresh failed', secrets), secrets);
 }

@@ -1,6 +1,7 @@
 import { RefreshError } from './credential-source.js';
 import type { StoredCredentials } from './credential-store.js';
-import { redact, truncate } from './redact.js';
+import { untrustedCode, untrustedText } from '../secrets.js';
+import { redact } from './redact.js';
 
 /**
  * One RFC 6749 §6 refresh grant: a form-encoded POST of `grant_type=refresh_token`, answered
@@ -62,8 +63,12 @@ export async function requestTokenRefresh(request: TokenRefreshRequest): Promise
   }
 
   if (!response.ok) {
-    const { errorCode, description } = parseErrorBody(text);
-    const detail = description ? `: ${truncate(description)}` : '';
+    // The body is untrusted: a known OAuth code passes, anything else is scrubbed and bounded
+    // (an endpoint may echo the refresh token it refused, in `error` as in `error_description`).
+    const parsed = parseErrorBody(text);
+    const errorCode = untrustedCode(parsed.errorCode, secrets);
+    const description = untrustedText(parsed.description, secrets);
+    const detail = description ? `: ${description}` : '';
     // Redact the whole sentence: an endpoint may echo the grant it refused.
     throw new RefreshError(redact(`token refresh failed: HTTP ${response.status}${errorCode ? ` ${errorCode}` : ''}${detail}`, secrets), {
       status: response.status,

@@ -4,7 +4,8 @@
  *
  *   node --import tsx src/charts/write.ts [dir]        (dir defaults to docs/charts)
  *
- * The CLI's `charts --out <dir>` command (`npm run charts`) should do the same two calls.
+ * `npm run docs:charts` runs it. The CLI's `charts --out <dir>` writes only the chart files: a user's
+ * project has its own docs/design.md.
  */
 import { updateDesignTable } from './classification.js';
 import { writeCharts } from './export.js';

@@ -2,14 +2,15 @@ import { UsageError } from './output.js';
 
 /**
  * Runs a `util.parseArgs` call (Node's own parser: no dependency) and turns its errors into
- * {@link UsageError}s that name the argument.
+ * {@link UsageError}s that name the argument. (`main` prefixes every error with the command,
+ * so `_command` is only there for the callers' readability.)
  */
-export function parsing<R>(command: string, parse: () => R): R {
+export function parsing<R>(_command: string, parse: () => R): R {
   try {
     return parse();
   } catch (error) {
     const message = error instanceof Error ? error.message.replace(/\. To specify a positional argument.*$/s, '') : String(error);
-    throw new UsageError(`${command}: ${message}`);
+    throw new UsageError(message);
   }
 }
 

@@ -22,7 +22,7 @@ export interface DemoOptions {
   turnIntervalS: number;
   /** How the failing model's upgrade fails. Default `500` (the incident). */
   failure: FailureMode;
-  /** When the failing model heals, in simulated minutes from the start; 0 never heals. Default 60 % of the run. */
+  /** When the failing model heals, in simulated minutes from the start; 0 never heals. Default 72 (the CLI uses min(72, 36 × hours): 60 % of the run). */
   healAfterMin: number;
   /** Deltas per turn. Default 20. */
   deltasPerTurn: number;
@@ -53,10 +53,19 @@ export interface PolicyFigures {
   readonly warnLines: number;
   /** The first warning lines, as an operator would read them. */
   readonly sampleWarnings: readonly string[];
-  /** Latency added per turn over a direct HTTP turn, in ms: simulated waits (upgrade budget, connect timeouts) plus real loopback time above the baseline. */
+  /**
+   * Latency each turn added over the direct HTTP turn started beside it, in ms; never negative.
+   * Per turn: the simulated time it waited for a WebSocket (upgrade budget, connect timeouts)
+   * plus the real loopback time it took beyond its paired direct turn, or 0 when it was not
+   * slower. The simulated part is the same on every run; the real part varies with machine load.
+   */
   readonly addedLatencyMs: { readonly median: number; readonly p99: number };
-  /** The simulated part alone: time turns spent waiting for a WebSocket that did not come, in ms. */
+  /** The simulated part alone: time turns spent waiting for a WebSocket that did not come, in ms. Identical across runs with the same options. */
   readonly waitedForWebSocketMs: { readonly median: number; readonly p99: number; readonly total: number };
+  /** Failed upgrades the upstream saw per turn requested: extra round trips before a turn's request (multiply by your RTT). */
+  readonly failedUpgradesPerTurn: number;
+  /** Real loopback time of a whole turn, in ms (machine-dependent). */
+  readonly turnMs: { readonly median: number; readonly p99: number };
   /** Simulated ms from the heal to the failing model's first turn over WebSocket; null if never. */
   readonly backOnWebSocketAfterHealMs: number | null;
 }
@@ -92,8 +101,13 @@ const FAILING_MODEL = 'gpt-5.4';
 const HEALTHY_MODEL = 'glm-5';
 // Simulated time starts at a fixed, readable instant so log lines show plausible dates.
 const START_MS = Date.UTC(2026, 2, 30, 15, 58, 0);
-// With no progress for this long, real I/O is idle and the driver may jump simulated time.
-const QUIET_REAL_MS = 50;
+// Simulated time may jump to the next timer only when real I/O is idle: no progress (a turn
+// settled, an event streamed, a request reached the upstream) for this many event-loop turns
+// and this long. Counting loop turns, not only milliseconds, keeps a loaded machine (this
+// process descheduled for 100 ms) from passing for idle I/O, which made the simulated waits,
+// and so the figures, differ between runs with the same seed.
+const QUIET_ITERATIONS = 200;
+const QUIET_REAL_MS = 20;
 const TOKEN = 'demo-token-not-a-secret';
 
 function modeFor(failure: FailureMode): ModeUpdate {
@@ -147,70 +161,84 @@ async function runRounds(
   sessions: readonly { id: string; model: string }[],
   turn: (session: { id: string; model: string }) => Promise<boolean>,
   reference: (session: { id: string; model: string }) => Promise<void>,
-  hooks: { atRound?: (round: number, atMs: number) => void; paceMs: number },
-): Promise<{ completed: number; addedMs: number[]; simulatedMs: number[]; referenceMs: number[] }> {
+  hooks: { atRound?: (round: number, atMs: number) => void; paceMs: number; activity: () => number },
+): Promise<{ completed: number; addedMs: number[]; simulatedMs: number[]; referenceMs: number[]; turnMs: number[] }> {
   let completed = 0;
   const addedMs: number[] = [];
   const simulatedMs: number[] = [];
   const referenceMs: number[] = [];
+  const turnMs: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const roundAtMs = START_MS + round * intervalMs;
     clock.advanceTo(roundAtMs);
     hooks.atRound?.(round, roundAtMs);
     let pending = sessions.length * 2;
-    let progress = 0;
-    const roundReal: { realMs: number; simMs: number }[] = [];
-    const roundReference: number[] = [];
-    const settle = () => {
-      pending--;
-      progress++;
-    };
-    for (const session of sessions) {
+    let settled = 0;
+    // Each turn is paired with the direct HTTP turn started at the same instant.
+    const pairs = sessions.map(() => ({ realMs: Number.NaN, simMs: 0, referenceMs: Number.NaN }));
+    sessions.forEach((session, index) => {
+      const pair = pairs[index]!;
       const realStart = performance.now();
       const simStart = clock.now();
       void turn(session).then((ok) => {
-        roundReal.push({ realMs: performance.now() - realStart, simMs: clock.now() - simStart });
+        pair.realMs = performance.now() - realStart;
+        pair.simMs = clock.now() - simStart;
         if (ok) completed++;
-        settle();
+        pending--;
+        settled++;
       });
       void reference(session).then(
         () => {
-          roundReference.push(performance.now() - realStart);
-          settle();
+          pair.referenceMs = performance.now() - realStart;
+          pending--;
+          settled++;
         },
-        () => settle(),
+        () => {
+          pending--;
+          settled++;
+        },
       );
-    }
+    });
     let lastProgress = -1;
     let quietSince = performance.now();
+    let quietIterations = 0;
     while (pending > 0) {
       await new Promise((resolve) => setImmediate(resolve));
+      const progress = settled + hooks.activity();
       if (progress !== lastProgress) {
         lastProgress = progress;
         quietSince = performance.now();
+        quietIterations = 0;
         continue;
       }
-      if (performance.now() - quietSince < QUIET_REAL_MS) continue;
+      if (++quietIterations < QUIET_ITERATIONS || performance.now() - quietSince < QUIET_REAL_MS) continue;
       const nextMs = clock.nextTimerAtMs();
       if (nextMs !== undefined && nextMs < roundAtMs + intervalMs) {
         clock.advanceTo(nextMs);
         quietSince = performance.now();
+        quietIterations = 0;
       }
     }
-    const referenceMedian = percentile(roundReference.sort((a, b) => a - b), 50);
-    referenceMs.push(...roundReference);
-    for (const { realMs, simMs } of roundReal) {
-      addedMs.push(realMs - referenceMedian + simMs);
-      simulatedMs.push(simMs);
+    for (const pair of pairs) {
+      if (!Number.isNaN(pair.referenceMs)) referenceMs.push(pair.referenceMs);
+      turnMs.push(pair.realMs);
+      // Never negative: a turn that was not slower than its direct twin added nothing.
+      const realExtra = Number.isNaN(pair.referenceMs) ? 0 : Math.max(0, pair.realMs - pair.referenceMs);
+      addedMs.push(realExtra + pair.simMs);
+      simulatedMs.push(pair.simMs);
     }
     if (hooks.paceMs > 0) await new Promise((resolve) => setTimeout(resolve, hooks.paceMs));
   }
-  return { completed, addedMs, simulatedMs, referenceMs };
+  return { completed, addedMs, simulatedMs, referenceMs, turnMs };
 }
+
+// Events streamed by every turn, a progress signal for the clock driver.
+let eventsDrained = 0;
 
 async function drain(iterable: AsyncIterable<unknown>): Promise<void> {
   for await (const _event of iterable) {
     // Turns are consumed to the end, as a gateway would forward them.
+    eventsDrained++;
   }
 }
 
@@ -309,7 +337,8 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
       }
 
       progress(`running ${policy}: ${sessions.length} sessions × ${rounds} turns, ${options.hours} simulated h, upgrade of ${FAILING_MODEL} fails with ${options.failure}`);
-      const result = await runRounds(clock, rounds, intervalMs, sessions, turn, reference, { atRound, paceMs: options.paceMs });
+      const activity = () => eventsDrained + upstream.upgradeAttempts + upstream.httpRequests + upstream.wsTurns;
+      const result = await runRounds(clock, rounds, intervalMs, sessions, turn, reference, { atRound, paceMs: options.paceMs, activity });
       referenceMs.push(...result.referenceMs);
       await close();
       const sorted = [...result.addedMs].sort((a, b) => a - b);
@@ -326,6 +355,11 @@ export async function runDemo(partial: Partial<DemoOptions> = {}): Promise<DemoR
         sampleWarnings: warnings,
         addedLatencyMs: { median: round2(percentile(sorted, 50)), p99: round2(percentile(sorted, 99)) },
         waitedForWebSocketMs: { median: percentile(waited, 50), p99: percentile(waited, 99), total: waited.reduce((a, b) => a + b, 0) },
+        failedUpgradesPerTurn: Math.round((failingUpgrades.filter((entry) => entry.status !== 101).length / (rounds * sessions.length)) * 1_000) / 1_000,
+        turnMs: (() => {
+          const sortedTurns = [...result.turnMs].sort((a, b) => a - b);
+          return { median: round2(percentile(sortedTurns, 50)), p99: round2(percentile(sortedTurns, 99)) };
+        })(),
         backOnWebSocketAfterHealMs: backOnWebSocketAtMs === undefined || !Number.isFinite(healAtMs) ? null : backOnWebSocketAtMs - healAtMs,
       };
       return manager && keepManagerOpen ? { figures, manager } : { figures };

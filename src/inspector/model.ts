@@ -32,6 +32,8 @@ export interface SessionSummary {
   readonly lastTurn: { readonly id: string; readonly result: string; readonly transport: string | undefined; readonly durationMs?: number } | undefined;
   readonly turns: { readonly websocket: number; readonly http: number; readonly failed: number };
   readonly upgrades: { readonly opened: number; readonly failed: number };
+  /** The connection, transport and HTTP reason before the session was released (so a finished run still tells where each session was). */
+  readonly lastLive?: { readonly connection: string; readonly transport: 'websocket' | 'http'; readonly httpReason: string | undefined };
 }
 
 export interface EndpointSummary {
@@ -45,6 +47,8 @@ export interface EndpointSummary {
   readonly probeHolder: string | undefined;
   readonly lastFailure: string | undefined;
   readonly history: readonly ProbeView[];
+  /** The status before the chart stopped (when the manager closed), for a page that shows how the run ended. */
+  readonly lastLiveStatus?: EndpointSummary['status'];
 }
 
 export interface CredentialSummary {
@@ -100,6 +104,10 @@ export interface TimelineEntry {
   readonly value: unknown;
   /** A manager event (`fallback`, `turn`, `upgrade`, …) rather than a chart event. */
   readonly note?: true;
+  /** A routine note (a turn that completed): the page folds runs of them into one counted row. */
+  readonly routine?: true;
+  /** The transport of a `turn` note. */
+  readonly transport?: string;
   /** The event's payload (sanitized, without `type`), compact JSON, at most ~600 characters. */
   readonly detail?: string;
 }
@@ -172,6 +180,7 @@ interface Tracked {
   upgrades: { opened: number; failed: number };
   lastTurn: SessionSummary['lastTurn'];
   lastFailure: string | undefined;
+  lastLive: SessionSummary['lastLive'];
 }
 
 /** A change to send: actors that changed, timeline entries that were added, actors that went. */
@@ -205,7 +214,7 @@ export class InspectorModel {
   /** Every view, endpoints first, then sessions, credentials and other actors. */
   list(): ActorView[] {
     const order: Record<InspectedKind, number> = { endpoint: 0, session: 1, credential: 2, xstate: 3 };
-    return [...this.actors.values()].map((t) => t.view).sort((a, b) => order[a.kind] - order[b.kind] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return [...this.actors.values()].map((t) => t.view).sort((a, b) => order[a.kind] - order[b.kind] || naturalCompare(a.id, b.id));
   }
 
   /** How many actors of a kind are tracked. */
@@ -215,9 +224,13 @@ export class InspectorModel {
     return n;
   }
 
-  /** The most recent `limit` timeline entries, oldest first. */
+  /**
+   * The most recent `limit` timeline entries, oldest first. Routine entries (every turn's walk
+   * through its session chart) give way first: a page opened after an hour of turns still gets
+   * the endpoint failures and fallbacks from the start of the incident.
+   */
   recent(limit = 1_000): TimelineEntry[] {
-    return this.timeline.slice(-limit);
+    return keepNewest(this.timeline, limit);
   }
 
   /** Starts tracking an actor (or refreshes it) from a sanitized snapshot. */
@@ -225,7 +238,7 @@ export class InspectorModel {
     const key = `${kind}:${id}`;
     const existing = this.actors.get(key);
     if (existing && existing.view.sessionId !== sessionId) this.bySessionId.delete(existing.view.sessionId);
-    const tracked: Tracked = existing ?? { view: undefined as unknown as ActorView, turns: { websocket: 0, http: 0, failed: 0 }, upgrades: { opened: 0, failed: 0 }, lastTurn: undefined, lastFailure: undefined };
+    const tracked: Tracked = existing ?? { view: undefined as unknown as ActorView, turns: { websocket: 0, http: 0, failed: 0 }, upgrades: { opened: 0, failed: 0 }, lastTurn: undefined, lastFailure: undefined, lastLive: undefined };
     tracked.view = this.viewOf(kind, id, sessionId, chart, snapshot, tracked);
     this.actors.set(key, tracked);
     this.bySessionId.set(sessionId, key);
@@ -265,7 +278,7 @@ export class InspectorModel {
   }
 
   /** Records a manager event about an actor (a fallback, a turn, an upgrade) as a timeline note. */
-  note(key: string, event: string, cause: string, apply?: (tracked: Tracked) => void, untilMs?: number): TimelineEntry | undefined {
+  note(key: string, event: string, cause: string, apply?: (tracked: Tracked) => void, untilMs?: number, extra?: { routine?: true; transport?: string }): TimelineEntry | undefined {
     const tracked = this.actors.get(key);
     if (!tracked) return undefined;
     if (apply) {
@@ -273,7 +286,7 @@ export class InspectorModel {
       tracked.view = this.viewOf(tracked.view.kind, tracked.view.id, tracked.view.sessionId, tracked.view.chart, { value: tracked.view.value, status: tracked.view.status, context: tracked.view.context }, tracked);
       this.pending.actors.add(key);
     }
-    return this.append({ atMs: this.now(), actor: key, event, from: tracked.view.paths, to: tracked.view.paths, changed: false, cause, untilMs, value: tracked.view.value, note: true });
+    return this.append({ atMs: this.now(), actor: key, event, from: tracked.view.paths, to: tracked.view.paths, changed: false, cause, untilMs, value: tracked.view.value, note: true, ...extra });
   }
 
   /** Counts a finished turn of a session (from the manager's `turn` event). */
@@ -283,14 +296,15 @@ export class InspectorModel {
       else if (transport === 'websocket') t.turns.websocket++;
       else t.turns.http++;
       t.lastTurn = { id: turnId, result, transport, durationMs };
-    });
+    }, undefined, result === 'completed' ? { routine: true, ...(transport ? { transport } : {}) } : transport ? { transport } : {});
   }
 
   /** Counts an upgrade of a session (from the manager's `upgrade` event). */
   upgrade(sessionKey: string, result: 'opened' | 'failed', failure: string | undefined): void {
     this.note(sessionKey, 'upgrade', result === 'opened' ? 'WebSocket opened' : `upgrade failed${failure ? `: ${failure}` : ''}`, (t) => {
       t.upgrades[result]++;
-      if (failure) t.lastFailure = failure;
+      // A failure the session got past is not its current state.
+      t.lastFailure = result === 'opened' ? undefined : (failure ?? t.lastFailure);
     });
   }
 
@@ -312,7 +326,12 @@ export class InspectorModel {
   private append(entry: Omit<TimelineEntry, 'seq'>): TimelineEntry {
     const full: TimelineEntry = { seq: ++this.seq, ...stripUndefined(entry) } as TimelineEntry;
     this.timeline.push(full);
-    if (this.timeline.length > TIMELINE_LIMIT) this.timeline.splice(0, this.timeline.length - TIMELINE_LIMIT);
+    // Trimmed in batches (a fifth over the limit), routine entries first, so appending stays cheap.
+    if (this.timeline.length > TIMELINE_LIMIT * 1.2) {
+      const kept = keepNewest(this.timeline, TIMELINE_LIMIT);
+      this.timeline.length = 0;
+      this.timeline.push(...kept);
+    }
     this.pending.timeline.push(full);
     return full;
   }
@@ -338,7 +357,12 @@ export class InspectorModel {
     const paths = pathsOf(value);
     const context = asObject(snap.context);
     const base = { key: `${kind}:${id}`, kind, id, sessionId, chart, status, value, paths, state: shortState(kind, status, paths), updatedAtMs: this.now(), ...(context ? { context } : {}) };
-    if (kind === 'endpoint') return { ...base, endpoint: endpointSummary(status, paths, context ?? {}) };
+    if (kind === 'endpoint') {
+      const summary = endpointSummary(status, paths, context ?? {});
+      const before = tracked.view?.endpoint;
+      const lastLiveStatus = summary.status !== 'stopped' ? summary.status : (before?.status !== 'stopped' ? before?.status : before?.lastLiveStatus);
+      return { ...base, endpoint: lastLiveStatus ? { ...summary, lastLiveStatus } : summary };
+    }
     if (kind === 'credential') {
       const c = context ?? {};
       return {
@@ -351,19 +375,25 @@ export class InspectorModel {
       const released = status !== 'active';
       const connection = released ? 'released' : (paths.find((p) => p.startsWith('active.connection.')) ?? '').replace(/^active\.connection\./, '');
       const turn = released ? 'released' : (paths.find((p) => p.startsWith('active.turn.')) ?? '').replace(/^active\.turn\./, '');
+      const transport = connection === 'socket.open' ? 'websocket' : 'http';
+      const onSocket = connection === 'socket.open';
+      if (!released && connection !== '') tracked.lastLive = { connection, transport, httpReason: onSocket ? undefined : str(c.httpReason) };
+      if (onSocket) tracked.lastFailure = undefined;
       return {
         ...base,
         session: {
           endpointKey: str(c.endpointKey),
           connection,
           turn,
-          transport: connection === 'socket.open' ? 'websocket' : 'http',
-          httpReason: str(c.httpReason),
+          transport,
+          httpReason: onSocket ? undefined : str(c.httpReason),
           httpUntilMs: num(c.httpUntilMs),
-          lastFailure: failureText(c.lastFailure) ?? tracked.lastFailure,
+          // Stale failures go once the session is back on its WebSocket.
+          lastFailure: onSocket ? undefined : (failureText(c.lastFailure) ?? tracked.lastFailure),
           lastTurn: tracked.lastTurn,
           turns: { ...tracked.turns },
           upgrades: { ...tracked.upgrades },
+          ...(tracked.lastLive ? { lastLive: tracked.lastLive } : {}),
         },
       };
     }
@@ -383,7 +413,8 @@ function endpointSummary(status: string, paths: readonly string[], c: Json): End
     probesGranted: num(c.probesGranted) ?? 0,
     suppressedFailures: num(c.suppressedFailures) ?? 0,
     probeHolder: str(c.probeHolder),
-    lastFailure: failureText(c.lastFailure),
+    // A failure the endpoint got past (a probe succeeded since) is history, not its state.
+    lastFailure: (num(c.consecutiveFailures) ?? 0) > 0 || endpointStatusValue === 'cooling-down' || endpointStatusValue === 'unsupported' ? failureText(c.lastFailure) : undefined,
     history: history.flatMap((entry) => {
       const h = asObject(entry);
       if (!h) return [];
@@ -431,6 +462,36 @@ function detailOf(event: Json): string | undefined {
   });
   return text.length > DETAIL_LIMIT ? `${text.slice(0, DETAIL_LIMIT - 1)}…` : text;
 }
+
+/** Whether an entry is every turn's routine: a turn that completed, or a step of a session's chart. */
+export function isRoutine(entry: TimelineEntry): boolean {
+  return entry.routine === true || (entry.note !== true && entry.actor.startsWith('session:'));
+}
+
+/** The newest `limit` entries, dropping routine ones before any other; order kept. */
+function keepNewest(entries: readonly TimelineEntry[], limit: number): TimelineEntry[] {
+  if (entries.length <= limit) return entries.slice();
+  let important = 0;
+  for (const entry of entries) if (!isRoutine(entry)) important++;
+  if (important >= limit) return entries.filter((entry) => !isRoutine(entry)).slice(-limit);
+  let routineRoom = limit - important;
+  const kept: TimelineEntry[] = [];
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = entries[i]!;
+    if (!isRoutine(entry)) kept.push(entry);
+    else if (routineRoom > 0) {
+      kept.push(entry);
+      routineRoom--;
+    }
+  }
+  return kept.reverse();
+}
+
+/** Compares ids as a person reads them: `agent-2` before `agent-10`. */
+export function naturalCompare(a: string, b: string): number {
+  return collator.compare(a, b);
+}
+const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'variant' });
 
 function stripUndefined<T extends object>(value: T): T {
   const out: Record<string, unknown> = {};

@@ -19,21 +19,26 @@ body { margin: 0; background: var(--bg); }
 header { display: flex; align-items: center; gap: 18px; padding: 8px 14px; background: #24292f; color: #f0f3f6; }
 header h1 { font-size: 15px; margin: 0; font-weight: 600; letter-spacing: .2px; }
 header .meta { color: #c9d1d9; font-variant-numeric: tabular-nums; }
-#conn { display: inline-flex; align-items: center; gap: 6px; }
+header .meta b { color: #fff; font-weight: 600; }
+#clock-kind { background: #6e5400; color: #fff1c2; border-radius: 4px; padding: 1px 6px; font-size: 11.5px; font-weight: 600; }
+#clock-kind.wall { background: #30363d; color: #c9d1d9; }
+#conn { display: inline-flex; align-items: center; gap: 6px; font-weight: 600; }
 #conn::before { content: ""; width: 9px; height: 9px; border-radius: 50%; background: #8c959f; }
-#conn.live::before { background: #3fb950; } #conn.down::before { background: #f85149; }
-main { display: grid; gap: 10px; padding: 10px; grid-template-columns: 500px minmax(0, 1fr);
-  grid-template-areas: "actors chart" "probes chart" "timeline timeline"; grid-template-rows: auto 1fr auto; }
+#conn.live::before { background: #3fb950; } #conn.down::before { background: #f85149; } #conn.ended::before { background: #d0d7de; }
+main { display: grid; gap: 10px; padding: 10px; grid-template-columns: minmax(0, 47fr) minmax(0, 53fr);
+  grid-template-areas: "overview probes" "timeline chart"; grid-template-rows: auto 1fr; align-items: start; }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; min-width: 0; min-height: 0; display: flex; flex-direction: column; }
-#actors { grid-area: actors; overflow: auto; max-height: 70vh; }
-#endpoints, #sessions, #credentials, #others { table-layout: fixed; }
-#endpoints th:nth-child(1) { width: 36%; } #endpoints th:nth-child(2) { width: 26%; } #endpoints th:nth-child(3) { width: 17%; }
-#sessions th:nth-child(1) { width: 31%; } #sessions th:nth-child(2) { width: 22%; } #sessions th:nth-child(3) { width: 19%; } #sessions th:nth-child(4) { width: 17%; }
-#credentials th:nth-child(1) { width: 46%; } #credentials th:nth-child(2) { width: 24%; } #credentials th:nth-child(3) { width: 12%; }
-#others th:nth-child(1) { width: 50%; } #chart-panel { grid-area: chart; } #probes { grid-area: probes; overflow: auto; } #timeline-panel { grid-area: timeline; }
+#overview { grid-area: overview; }
+#probes { grid-area: probes; } #chart-panel { grid-area: chart; } #timeline-panel { grid-area: timeline; }
+#endpoints, #credentials, #others, table.sessions { table-layout: fixed; }
+#endpoints th:nth-child(1) { width: 38%; } #endpoints th:nth-child(2) { width: 24%; } #endpoints th:nth-child(3) { width: 17%; }
+#credentials th:nth-child(1) { width: 52%; } #credentials th:nth-child(2) { width: 24%; } #credentials th:nth-child(3) { width: 10%; }
+table.sessions th:nth-child(1) { width: 26%; } table.sessions th:nth-child(2) { width: 40%; }
+#others th:nth-child(1) { width: 50%; }
 .head { display: flex; align-items: center; gap: 10px; flex-wrap: wrap; padding: 8px 12px; border-bottom: 1px solid var(--line); }
 h2 { font-size: 12px; text-transform: uppercase; letter-spacing: .6px; color: var(--muted); margin: 0; font-weight: 650; }
 h2 .name { text-transform: none; letter-spacing: 0; color: var(--text); font-size: 13px; }
+h2 .sub { text-transform: none; letter-spacing: 0; font-weight: 400; }
 .group { padding: 8px 12px 4px; } .group h2 { margin-bottom: 6px; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th { text-align: left; font-weight: 600; color: var(--muted); font-size: 11.5px; padding: 4px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
@@ -43,12 +48,25 @@ tr.row.selected td { background: var(--active-bg); } tr.row.selected td:first-ch
 tr.dim td { color: var(--muted); }
 .id { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; overflow-wrap: anywhere; }
 .sub { color: var(--muted); font-size: 11.5px; }
+.nowrap, .turns { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .badge { display: inline-block; padding: 1px 7px; border-radius: 10px; font-size: 11.5px; font-weight: 600; white-space: nowrap; background: var(--grey-bg); color: var(--muted); }
 .b-ok { background: var(--green-bg); color: var(--green); } .b-warn { background: var(--amber-bg); color: var(--amber); }
 .b-bad { background: var(--red-bg); color: var(--red); } .b-info { background: var(--blue-bg); color: var(--blue); }
-.countdown { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-weight: 600; }
+.countdown { font-weight: 600; white-space: nowrap; }
 .empty { color: var(--muted); padding: 6px 0 10px; font-style: italic; }
-#chart-wrap { flex: 1; overflow: auto; position: relative; background: #fbfcfd; max-height: 86vh; min-height: 420px; }
+.sgroup { border: 1px solid var(--line); border-radius: 6px; margin: 0 0 6px; padding: 0; }
+.sgroup > summary { list-style: none; padding: 6px 8px; cursor: pointer; display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 10px; color: var(--text); font-size: 12.5px; }
+.sgroup > summary::-webkit-details-marker { display: none; }
+.sgroup > summary::before { content: "▸"; color: var(--muted); width: 10px; }
+.sgroup[open] > summary::before { content: "▾"; }
+.sgroup > summary .id { font-weight: 600; }
+.chip { display: inline-flex; gap: 4px; align-items: baseline; white-space: nowrap; }
+.chip b { font-size: 14px; }
+.mini { white-space: nowrap; } .mini b { font-size: 13px; } .mini .http b { color: var(--amber); } .mini .websocket b { color: var(--green); } .mini .attention b { color: var(--red); }
+.chip.http b { color: var(--amber); } .chip.websocket b { color: var(--green); } .chip.attention b { color: var(--red); }
+.why { color: var(--muted); }
+.sgroup table { margin: 0 0 4px; }
+#chart-wrap { flex: 1; overflow: auto; position: relative; background: #fbfcfd; max-height: 70vh; min-height: 300px; }
 #chart-wrap svg { display: block; margin: 0 auto; }
 #travel { display: none; align-items: center; gap: 8px; background: var(--amber-bg); color: #6b4a00; border: 1px solid #e7c65a; border-radius: 6px; padding: 3px 8px; }
 #travel.on { display: inline-flex; }
@@ -79,24 +97,37 @@ svg text { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", san
 .edge.taken path { stroke: var(--active); stroke-width: 2.6; }
 .edge.taken .lbl { fill: var(--active); font-weight: 650; }
 .edge.init path { stroke: #24292f; }
-#verdict { margin: 8px 12px; padding: 8px 10px; border-radius: 6px; background: var(--grey-bg); }
+#probe-charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 8px; padding: 8px 12px 0; }
+.pchart { border: 1px solid #eef1f4; border-radius: 6px; padding: 4px 6px 2px; cursor: pointer; }
+.pchart.selected { border-color: #9ec5fe; background: #f7fbff; }
+.pchart .ptitle { display: flex; gap: 8px; align-items: baseline; font-size: 12px; }
+.pchart .ptitle .id { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.pchart svg { display: block; width: 100%; height: 96px; }
+.pchart .axis { stroke: #d0d7de; stroke-width: 1; } .pchart .grid { stroke: #eef1f4; stroke-width: 1; }
+.pchart .tick { font-size: 9.5px; fill: #8c959f; }
+.pchart .line { fill: none; stroke: #8c959f; stroke-width: 1.4; }
+.pchart circle.failed { fill: var(--red); } .pchart circle.succeeded { fill: var(--green); }
+.pchart .nodata { font-size: 11px; fill: #8c959f; }
+#verdict { margin: 8px 12px; padding: 7px 10px; border-radius: 6px; background: var(--grey-bg); }
 #verdict.bad { background: var(--red-bg); color: #82071e; } #verdict.warn { background: var(--amber-bg); color: #6b4a00; } #verdict.ok { background: var(--green-bg); color: #0f5323; }
-#strip { display: flex; gap: 3px; flex-wrap: wrap; padding: 0 12px 6px; }
+#strip { display: flex; gap: 3px; flex-wrap: wrap; padding: 6px 0; }
 #strip span { width: 14px; height: 14px; border-radius: 3px; background: #d0d7de; }
 #strip .r-failed { background: var(--red); } #strip .r-succeeded { background: var(--green); } #strip .r-granted { background: #8fb8f0; } #strip .r-released { background: #c4ccd4; }
-#probes .tablewrap { padding: 0 12px 10px; }
-.tl-scroll { flex: 1; overflow: auto; min-height: 240px; max-height: 60vh; }
-#timeline td { font-size: 12.5px; }
+#probe-details { padding: 0 12px 8px; } #probe-details .tablewrap { max-height: 220px; overflow: auto; }
+.tl-scroll { flex: 1; overflow: auto; min-height: 240px; max-height: 75vh; }
+#timeline td { font-size: 12.5px; overflow-wrap: anywhere; }
+#timeline th:nth-child(1) { width: 96px; } #timeline th:nth-child(2) { width: 25%; } #timeline th:nth-child(3) { width: 17%; } #timeline th:nth-child(4) { width: 19%; }
+#timeline { table-layout: fixed; }
 #timeline tr.note td { color: #3d4650; background: #fafbfc; }
+#timeline tr.fold td { color: var(--muted); background: #f6f8fa; font-style: italic; }
 #timeline tr.unchanged td { color: var(--muted); }
 #timeline tr.selected td { background: var(--amber-bg); }
 #timeline .ev { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; font-weight: 600; }
-#timeline .arrow { color: var(--muted); padding: 0 3px; }
-#timeline .detail { color: var(--muted); font-size: 11px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; word-break: break-all; }
+#timeline .detail { color: var(--muted); font-size: 11px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 input[type=text], select { font: inherit; font-size: 12.5px; padding: 3px 6px; border: 1px solid var(--line); border-radius: 6px; }
 input[type=text] { width: 230px; }
 label.check { display: inline-flex; align-items: center; gap: 4px; color: var(--muted); font-size: 12px; }
-details { padding: 0 12px 8px; } summary { cursor: pointer; color: var(--muted); font-size: 12px; }
+details#ctx { padding: 0 12px 8px; } summary { cursor: pointer; color: var(--muted); font-size: 12px; }
 pre { font-size: 11.5px; background: #f6f8fa; padding: 8px; border-radius: 6px; overflow: auto; max-height: 240px; margin: 6px 0 0; }
 `;
 
@@ -104,15 +135,22 @@ const BODY = String.raw`
 <header>
   <h1>resilient-stream inspector</h1>
   <span id="conn">connecting…</span>
-  <span class="meta">clock <span id="now">–</span></span>
+  <span class="meta"><span id="clock-kind" title="">clock</span> <b id="now">–</b></span>
   <span class="meta" id="counts"></span>
 </header>
 <main>
-  <section id="actors">
-    <div class="group"><h2>Endpoints</h2><table id="endpoints"><thead><tr><th>endpoint</th><th>state</th><th title="time left before the endpoint may be probed again">probe in</th><th title="consecutive failures / probes granted">fails / probes</th></tr></thead><tbody></tbody></table></div>
-    <div class="group"><h2>Sessions</h2><table id="sessions"><thead><tr><th>session</th><th>state</th><th>transport</th><th title="time left before the endpoint may be probed again">probe in</th><th title="turns finished since the inspector started">turns</th></tr></thead><tbody></tbody></table></div>
+  <section id="overview">
+    <div class="group"><h2>Endpoints</h2><table id="endpoints"><thead><tr><th>endpoint</th><th>health</th><th title="time until the endpoint may be probed again">next probe</th><th title="sessions on this endpoint, by the transport of their next turn">sessions</th></tr></thead><tbody></tbody></table></div>
+    <div class="group"><h2>Sessions <span class="sub" id="sessions-total"></span></h2><div id="sessions"></div></div>
     <div class="group"><h2>Credentials</h2><table id="credentials"><thead><tr><th>credential</th><th>state</th><th title="token generation">gen.</th><th>refreshes</th></tr></thead><tbody></tbody></table></div>
     <div class="group" id="others-group" hidden><h2>Other xstate actors (/stately)</h2><table id="others"><thead><tr><th>actor</th><th>state</th><th>status</th></tr></thead><tbody></tbody></table></div>
+  </section>
+  <section id="probes">
+    <div class="head"><h2>Probes over time</h2><span class="sub">one dot per probe; its height is the wait since the previous one. Rising: backing off. Flat and low: a loop.</span></div>
+    <div id="probe-charts"></div>
+    <div id="verdict">No endpoint selected.</div>
+    <details id="probe-details"><summary>probe history of <span id="probe-title"></span></summary><div id="strip"></div>
+      <div class="tablewrap"><table id="probe-table"><thead><tr><th>time</th><th>session</th><th>result</th><th>since previous</th><th>failure</th></tr></thead><tbody></tbody></table></div></details>
   </section>
   <section id="chart-panel">
     <div class="head">
@@ -125,17 +163,12 @@ const BODY = String.raw`
     <div id="state-note"></div>
     <details id="ctx"><summary>context of the selected actor (sanitized)</summary><pre id="ctx-pre"></pre></details>
   </section>
-  <section id="probes">
-    <div class="head"><h2>Probe history <span class="name" id="probe-title"></span></h2></div>
-    <div id="verdict">No endpoint selected.</div>
-    <div id="strip"></div>
-    <div class="tablewrap"><table id="probe-table"><thead><tr><th>time</th><th>session</th><th>result</th><th>since previous</th><th>failure</th></tr></thead><tbody></tbody></table></div>
-  </section>
   <section id="timeline-panel">
     <div class="head">
       <h2>Timeline</h2>
       <select id="tl-actor"><option value="">all actors</option></select>
       <input id="tl-text" type="text" placeholder="filter: event, state, cause…" autocomplete="off">
+      <label class="check" title="each turn and each step of a session's chart, instead of counts"><input id="tl-turns" type="checkbox"> every turn</label>
       <label class="check"><input id="tl-all" type="checkbox"> also events that changed nothing</label>
       <span class="spacer"></span><span class="sub" id="tl-count"></span>
     </div>
@@ -148,9 +181,11 @@ const SCRIPT = String.raw`
 (function () {
   'use strict';
   var SVGNS = 'http://www.w3.org/2000/svg';
-  var S = { charts: {}, actors: {}, timeline: [], now: 0, nowAt: 0, wall: false, selected: null, travel: null, zoom: 'fit', connected: false, startedAtMs: undefined };
+  var S = { charts: {}, actors: {}, timeline: [], now: 0, nowAt: 0, wall: false, selected: null, travel: null, zoom: 'fit', connected: false, startedAtMs: undefined, open: {} };
   var token = new URLSearchParams(location.search).get('token') || '';
   var $ = function (id) { return document.getElementById(id); };
+  var collator = new Intl.Collator('en', { numeric: true, sensitivity: 'variant' });
+  function natural(a, b) { return collator.compare(a, b); }
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -169,37 +204,40 @@ const SCRIPT = String.raw`
   }
   function pad(n, w) { n = String(n); while (n.length < (w || 2)) n = '0' + n; return n; }
   function nowMs() { return S.wall ? S.now + (performance.now() - S.nowAt) : S.now; }
+  // Simulated time is shown as time since the inspector started, labelled "sim", never as a time of day.
+  function simOrigin() { return S.startedAtMs !== undefined ? S.startedAtMs : 0; }
+  function clockText(ms) {
+    var t = Math.floor(Math.abs(ms) / 1000); var h = Math.floor(t / 3600); var m = Math.floor(t / 60) % 60; var s = t % 60;
+    return (h > 0 ? h + ':' + pad(m) : pad(m)) + ':' + pad(s);
+  }
   function fmtTime(ms) {
     if (ms === undefined || ms === null) return '–';
-    if (ms > 1e11) { var d = new Date(ms); return pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds()) + '.' + pad(d.getMilliseconds(), 3); }
-    var t = Math.max(0, ms); var m = Math.floor(t / 60000); var s = Math.floor(t / 1000) % 60;
-    return 'T+' + pad(m) + ':' + pad(s) + '.' + pad(Math.floor(t % 1000), 3);
+    if (S.wall) { var d = new Date(ms); return pad(d.getHours()) + ':' + pad(d.getMinutes()) + ':' + pad(d.getSeconds()) + '.' + pad(d.getMilliseconds(), 3); }
+    var rel = ms - simOrigin();
+    return 'sim ' + (rel < 0 ? '−' : '+') + clockText(rel);
   }
-  function fmtLeft(ms) {
-    var s = Math.max(0, Math.ceil(ms / 1000)); var h = Math.floor(s / 3600); var m = Math.floor(s / 60) % 60; var r = s % 60;
-    return (h > 0 ? h + ':' + pad(m) : pad(m)) + ':' + pad(r);
+  // A duration in words, so it cannot be read as a clock time: 41 s, 6 min 12 s, 2 h 05 min.
+  function fmtDur(ms) {
+    if (ms === undefined || ms === null) return '';
+    if (ms < 1000) return Math.max(0, Math.round(ms)) + ' ms';
+    var s = Math.round(ms / 1000);
+    if (s < 60) return s + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min ' + pad(s % 60) + ' s';
+    return Math.floor(s / 3600) + ' h ' + pad(Math.floor(s / 60) % 60) + ' min';
   }
-  function fmtGap(ms) {
-    if (ms === undefined) return '';
-    if (ms < 1000) return ms + ' ms';
-    return fmtLeft(ms);
-  }
-  function countdown(until, prefix) {
+  function leftText(until) { var left = until - nowMs(); return left <= 0 ? 'due now' : 'in ' + fmtDur(Math.ceil(left / 1000) * 1000); }
+  function countdown(until) {
     if (until === undefined || until === null) return el('span', { cls: 'sub', text: '–' });
-    return el('span', { cls: 'countdown', 'data-until': String(until), 'data-prefix': prefix || '', text: (prefix || '') + fmtLeft(until - nowMs()) });
+    return el('span', { cls: 'countdown', 'data-until': String(until), title: (S.wall ? 'at ' : 'simulated time: at ') + fmtTime(until), text: leftText(until) });
   }
   function tickCountdowns() {
-    var now = nowMs();
-    document.querySelectorAll('.countdown').forEach(function (node) {
-      var left = Number(node.getAttribute('data-until')) - now;
-      node.textContent = left <= 0 ? 'due now' : (node.getAttribute('data-prefix') || '') + fmtLeft(left);
-    });
-    $('now').textContent = S.now ? fmtTime(now) : '–';
+    document.querySelectorAll('.countdown').forEach(function (node) { node.textContent = leftText(Number(node.getAttribute('data-until'))); });
+    $('now').textContent = S.now ? fmtTime(nowMs()) : '–';
   }
   function tone(text) {
-    if (/^(healthy|socket\.open|open|valid|stable|settling)/.test(text)) return 'b-ok';
-    if (/(cooling|fallback|retrying|refreshing|probeInFlight|connecting|claiming)/.test(text)) return 'b-warn';
-    if (/(unsupported|reauth|error|failed)/.test(text)) return 'b-bad';
+    if (/^(healthy|socket\.open|open|valid|stable|settling|websocket)/.test(text)) return 'b-ok';
+    if (/(cooling|fallback|retrying|refreshing|probeInFlight|connecting|claiming|http)/.test(text)) return 'b-warn';
+    if (/(unsupported|reauth|error|failed|sign-in)/.test(text)) return 'b-bad';
     if (/(released|stopped|done)/.test(text)) return '';
     return 'b-info';
   }
@@ -209,15 +247,21 @@ const SCRIPT = String.raw`
     return node;
   }
   function badge(text, cls) { return el('span', { cls: 'badge ' + (cls === undefined ? tone(text) : cls), text: text }); }
+  function plural(n, word) { return n + ' ' + word + (n === 1 ? '' : 's'); }
 
   // ---------------------------------------------------------------- actors
   function byKind(kind) {
     return Object.keys(S.actors).map(function (k) { return S.actors[k]; }).filter(function (a) { return a.kind === kind; })
-      .sort(function (a, b) { return a.id < b.id ? -1 : a.id > b.id ? 1 : 0; });
+      .sort(function (a, b) { return natural(a.id, b.id); });
+  }
+  // The run is over when every endpoint chart has stopped: the manager was closed.
+  function runEnded() {
+    var endpoints = byKind('endpoint');
+    return endpoints.length > 0 && endpoints.every(function (e) { return e.endpoint && e.endpoint.status === 'stopped'; });
   }
   function row(actor, cells) {
-    var tr = el('tr', { cls: 'row' + (S.selected === actor.key ? ' selected' : '') + (actor.status !== 'active' ? ' dim' : ''), 'data-actor': actor.key }, cells.map(function (c) { return el('td', null, [c]); }));
-    tr.addEventListener('click', function () { select(actor.key, true); });
+    var tr = el('tr', { cls: 'row' + (S.selected === actor.key ? ' selected' : '') + (actor.status !== 'active' && !runEnded() ? ' dim' : ''), 'data-actor': actor.key }, cells.map(function (c) { return el('td', null, [c]); }));
+    tr.addEventListener('click', function (ev) { ev.stopPropagation(); select(actor.key, true); });
     return tr;
   }
   function fill(tbodyParent, rows, emptyText, cols) {
@@ -225,51 +269,160 @@ const SCRIPT = String.raw`
     if (rows.length === 0) tbody.appendChild(el('tr', null, [el('td', { cls: 'empty', colspan: String(cols), text: emptyText })]));
     rows.forEach(function (r) { tbody.appendChild(r); });
   }
-  function turnsCell(t) {
+  function turnsText(t) {
     var parts = [];
     if (t.websocket) parts.push(t.websocket + ' ws');
     if (t.http) parts.push(t.http + ' http');
     if (t.failed) parts.push(t.failed + ' failed');
-    return el('span', { cls: 'sub', text: parts.join(' · ') || '0' });
+    return parts.join(' · ') || 'no turn yet';
+  }
+  // Where a session is, as the operator asks it: on HTTP (and why), on its WebSocket, waiting for a sign-in…
+  // When the run has ended, where it was when it ended.
+  var BUCKETS = ['http', 'attention', 'connecting', 'websocket', 'idle', 'released'];
+  var BUCKET_TEXT = { http: 'on HTTP', attention: 'need a sign-in', connecting: 'connecting', websocket: 'on WebSocket', idle: 'no turn yet', released: 'released' };
+  function placeOf(a) {
+    var s = a.session || {};
+    var live = s.connection === 'released' ? (runEnded() && s.lastLive ? s.lastLive : null) : { connection: s.connection, transport: s.transport, httpReason: s.httpReason };
+    if (!live) return { bucket: 'released', connection: 'released' };
+    var c = live.connection || '';
+    var bucket = c === 'socket.open' ? 'websocket' : c === 'fallback' ? 'http' : /reauth|confirmingSignIn/.test(c) ? 'attention' : c === 'idle' || c === '' ? 'idle' : 'connecting';
+    return { bucket: bucket, connection: c, reason: bucket === 'http' ? (live.httpReason || 'unknown') : undefined };
+  }
+  function sessionGroups() {
+    var groups = {};
+    byKind('session').forEach(function (a) {
+      var key = (a.session && a.session.endpointKey) || '(unknown endpoint)';
+      var g = groups[key] || (groups[key] = { key: key, sessions: [], counts: {}, reasons: {} });
+      var place = placeOf(a);
+      g.sessions.push({ actor: a, place: place });
+      g.counts[place.bucket] = (g.counts[place.bucket] || 0) + 1;
+      if (place.reason) g.reasons[place.reason] = (g.reasons[place.reason] || 0) + 1;
+    });
+    var order = {}; endpointsBySeverity().forEach(function (e, i) { order[e.id] = i; });
+    var rank = function (k) { return order[k] === undefined ? 1e9 : order[k]; };
+    return Object.keys(groups).sort(function (a, b) { return rank(a) - rank(b) || natural(a, b); }).map(function (k) {
+      var g = groups[k];
+      g.sessions.sort(function (x, y) { return BUCKETS.indexOf(x.place.bucket) - BUCKETS.indexOf(y.place.bucket) || natural(x.actor.id, y.actor.id); });
+      return g;
+    });
+  }
+  function reasonsText(reasons) {
+    return Object.keys(reasons).sort(function (a, b) { return reasons[b] - reasons[a] || natural(a, b); }).map(function (r) { return r + ' ' + reasons[r]; }).join(', ');
+  }
+  function chips(g, withReasons) {
+    var out = [];
+    BUCKETS.forEach(function (b) {
+      var n = g.counts[b] || 0;
+      if (n === 0 && b !== 'http' && b !== 'websocket') return;
+      var chip = el('span', { cls: 'chip ' + b, 'data-bucket': b, 'data-count': String(n) }, [el('b', { text: String(n) }), BUCKET_TEXT[b]]);
+      if (b === 'http' && withReasons && n > 0) chip.appendChild(el('span', { cls: 'why', text: '(' + reasonsText(g.reasons) + ')' }));
+      out.push(chip);
+    });
+    return out;
+  }
+  function endpointOf(key) { return S.actors['endpoint:' + key]; }
+  // Endpoints that need attention first, then by name.
+  var SEVERITY = { unsupported: 0, 'cooling-down': 1, probing: 2, healthy: 3, stopped: 4 };
+  function endpointsBySeverity() {
+    return byKind('endpoint').sort(function (a, b) {
+      var sa = SEVERITY[(a.endpoint || {}).status], sb = SEVERITY[(b.endpoint || {}).status];
+      return (sa === undefined ? 2 : sa) - (sb === undefined ? 2 : sb) || natural(a.id, b.id);
+    });
+  }
+  // The endpoint table's compact count: "12 http · 0 ws".
+  function miniCounts(g) {
+    var parts = [];
+    [['http', 'http'], ['websocket', 'ws'], ['attention', 'sign-in'], ['connecting', 'connecting']].forEach(function (b) {
+      var n = g.counts[b[0]] || 0;
+      if (n === 0 && b[0] !== 'http' && b[0] !== 'websocket') return;
+      if (parts.length) parts.push(' · ');
+      parts.push(el('span', { cls: b[0], 'data-bucket': b[0], 'data-count': String(n) }, [el('b', { text: String(n) }), ' ' + b[1]]));
+    });
+    return el('span', { cls: 'mini' }, parts);
   }
   function renderActors() {
-    var endpoints = byKind('endpoint'), sessions = byKind('session'), creds = byKind('credential'), others = byKind('xstate');
+    var endpoints = endpointsBySeverity(), creds = byKind('credential'), others = byKind('xstate');
+    var ended = runEnded();
+    var groups = sessionGroups();
+    var groupOf = {}; groups.forEach(function (g) { groupOf[g.key] = g; });
     fill($('endpoints'), endpoints.map(function (a) {
       var e = a.endpoint || {};
-      var state = el('div', null, [badge(e.status || a.state, tone(e.status === 'cooling-down' ? 'cooling' : e.status || a.state)), el('div', { cls: 'sub', text: e.path || '' })]);
+      var status = e.status || a.state;
+      if (ended && e.lastLiveStatus) status = e.lastLiveStatus;
       var until = e.cooldownUntilMs;
+      var g = groupOf[a.id];
       return row(a, [
-        el('div', null, [ident(a.id), e.lastFailure ? el('div', { cls: 'sub', text: e.lastFailure }) : null]),
-        state,
-        until !== undefined ? countdown(until) : el('span', { cls: 'sub', text: e.status === 'probing' ? 'next turn' : '–' }),
-        el('span', { cls: 'num', title: 'consecutive failures / probes granted' + ((e.suppressedFailures || 0) > 0 ? ' (+' + e.suppressedFailures + ' late failures counted)' : ''), text: String(e.consecutiveFailures || 0) + ' / ' + String(e.probesGranted || 0) }),
+        el('div', null, [ident(a.id), e.lastFailure && status !== 'healthy' ? el('div', { cls: 'sub', text: e.lastFailure }) : null]),
+        el('div', null, [badge(status, tone(status === 'cooling-down' ? 'cooling' : status)), el('div', { cls: 'sub', text: (ended ? 'at the end · ' : '') + (e.consecutiveFailures ? e.consecutiveFailures + ' failed · ' : '') + plural(e.probesGranted || 0, 'probe') })]),
+        until !== undefined && !ended ? countdown(until) : el('span', { cls: 'sub', text: ended ? '–' : status === 'probing' ? 'next turn' : '–' }),
+        g ? miniCounts(g) : el('span', { cls: 'sub', text: 'none' }),
       ]);
     }), 'no endpoints', 4);
-    fill($('sessions'), sessions.map(function (a) {
-      var s = a.session || {};
-      var ep = S.actors['endpoint:' + s.endpointKey];
-      var retryAt = s.connection === 'fallback' ? (ep && ep.endpoint && ep.endpoint.cooldownUntilMs !== undefined ? ep.endpoint.cooldownUntilMs : s.httpUntilMs) : undefined;
-      var waiting = retryAt !== undefined;
-      return row(a, [
-        el('div', null, [ident(a.id), el('div', { cls: 'sub' }, [ident(s.endpointKey || '')])]),
-        el('div', null, [badge(s.connection || a.state), s.httpReason && s.connection === 'fallback' ? el('div', { cls: 'sub', text: s.httpReason }) : null, s.turn && s.turn !== 'idle' && s.turn !== 'released' ? el('div', { cls: 'sub', text: 'turn: ' + s.turn }) : null]),
-        badge(s.connection === 'released' ? '–' : s.transport, s.transport === 'websocket' ? 'b-ok' : 'b-warn'),
-        waiting ? countdown(retryAt) : el('span', { cls: 'sub', text: s.connection === 'fallback' ? 'next turn' : '–' }),
-        turnsCell(s.turns || {}),
-      ]);
-    }), 'no live sessions', 5);
-    fill($('credentials'), creds.map(function (a) {
-      var c = a.credential || {};
-      return row(a, [el('div', null, [ident(a.id), c.lastFailure ? el('div', { cls: 'sub', text: c.lastFailure }) : null]), badge(a.state), el('span', { text: c.generation === undefined ? '–' : String(c.generation) }), el('span', { text: c.refreshesStarted === undefined ? '–' : String(c.refreshesStarted) })]);
-    }), 'no credentials', 4);
+    renderSessions(groups, ended);
+    renderCredentials(creds);
     $('others-group').hidden = others.length === 0;
     fill($('others'), others.map(function (a) { return row(a, [ident(a.id), badge(a.state || '–'), el('span', { cls: 'sub', text: a.status })]); }), 'none', 3);
-    $('counts').textContent = endpoints.length + ' endpoint' + (endpoints.length === 1 ? '' : 's') + ' · ' + sessions.filter(function (s) { return s.status === 'active'; }).length + ' live session' + (sessions.length === 1 ? '' : 's');
+    var total = 0, http = 0;
+    groups.forEach(function (g) { g.sessions.forEach(function (s) { if (s.place.bucket !== 'released') total++; if (s.place.bucket === 'http') http++; }); });
+    $('counts').textContent = plural(endpoints.length, 'endpoint') + ' · ' + (ended ? plural(total, 'session') + ' when the run ended' : plural(total, 'live session')) + ' · ' + http + ' on HTTP';
     renderActorOptions();
+  }
+  function renderSessions(groups, ended) {
+    var box = $('sessions'); box.textContent = '';
+    var selected = S.selected ? S.actors[S.selected] : null;
+    var total = 0; groups.forEach(function (g) { total += g.sessions.length; });
+    $('sessions-total').textContent = total === 0 ? '' : '· by endpoint; click a line for the sessions' + (ended ? ' · where each was when the run ended' : '');
+    if (groups.length === 0) { box.appendChild(el('div', { cls: 'empty', text: 'no sessions' })); return; }
+    groups.forEach(function (g) {
+      var openNow = S.open[g.key] === true || (selected && selected.kind === 'session' && selected.session && selected.session.endpointKey === g.key);
+      var details = el('details', { cls: 'sgroup', 'data-endpoint': g.key });
+      if (openNow) details.open = true;
+      var summary = el('summary', null, [ident(g.key), el('span', { cls: 'sub', text: plural(g.sessions.length, 'session') + ':' })].concat(chips(g, true)));
+      details.appendChild(summary);
+      details.addEventListener('toggle', function () { S.open[g.key] = details.open; });
+      var table = el('table', { cls: 'sessions' }, [el('thead', null, [el('tr', null, [el('th', { text: 'session' }), el('th', { text: ended ? 'state at the end' : 'state' }), el('th', { text: 'next probe' }), el('th', { text: 'turns' })])]), el('tbody')]);
+      var ep = endpointOf(g.key);
+      var until = ep && ep.endpoint ? ep.endpoint.cooldownUntilMs : undefined;
+      fill(table, g.sessions.map(function (entry) {
+        var a = entry.actor, s = a.session || {}, place = entry.place;
+        var stateCell = el('div', null, [
+          badge(BUCKET_TEXT[place.bucket] || place.connection, place.bucket === 'http' ? 'b-warn' : place.bucket === 'websocket' ? 'b-ok' : place.bucket === 'attention' ? 'b-bad' : ''),
+          place.reason ? el('span', { cls: 'sub', text: ' ' + place.reason }) : null,
+          place.bucket === 'http' && s.lastFailure ? el('div', { cls: 'sub', text: s.lastFailure }) : null,
+          s.turn && s.turn !== 'idle' && s.turn !== 'released' ? el('div', { cls: 'sub', text: 'turn: ' + s.turn }) : null,
+        ]);
+        return row(a, [ident(a.id), stateCell, place.bucket === 'http' && !ended && until !== undefined ? countdown(until) : el('span', { cls: 'sub', text: place.bucket === 'http' && !ended ? 'next turn' : '–' }), el('span', { cls: 'turns sub', title: turnsText(s.turns || {}), text: turnsText(s.turns || {}) })]);
+      }), 'none', 4);
+      details.appendChild(table);
+      box.appendChild(details);
+    });
+  }
+  // One row per credential. A token given as a plain string is named by the manager after the
+  // first endpoint that used it; shown as "static token N" with every endpoint that uses it.
+  function renderCredentials(creds) {
+    var usedBy = {};
+    byKind('session').forEach(function (s) {
+      var ref = s.context && s.context.credential;
+      var ep = s.session && s.session.endpointKey;
+      if (ref && typeof ref.sessionId === 'string' && ep) (usedBy[ref.sessionId] = usedBy[ref.sessionId] || {})[ep] = true;
+    });
+    var seen = {}, n = 0;
+    var rows = creds.filter(function (a) { if (seen[a.sessionId]) return false; seen[a.sessionId] = true; return true; }).map(function (a) {
+      var c = a.credential || {};
+      var auto = /^(.*)\/(token|credentials)$/.exec(a.id);
+      var endpoints = usedBy[a.sessionId] || {};
+      var names = Object.keys(endpoints).sort(natural);
+      var label = auto ? (auto[2] === 'token' ? 'static token ' : 'credentials ') + (++n) : a.id;
+      return row(a, [
+        el('div', null, [el('div', { cls: 'id', 'data-label': label, text: label }), names.length ? el('div', { cls: 'sub', text: 'used by ' + names.join(', ') }) : auto ? el('div', { cls: 'sub', text: auto[2] === 'token' ? 'a token given as a string in the config' : 'credentials given in the config' }) : null, c.lastFailure ? el('div', { cls: 'sub', text: c.lastFailure }) : null]),
+        badge(a.state), el('span', { text: c.generation === undefined ? '–' : String(c.generation) }), el('span', { text: c.refreshesStarted === undefined ? '–' : String(c.refreshesStarted) }),
+      ]);
+    });
+    fill($('credentials'), rows, 'no credentials', 4);
   }
   function renderActorOptions() {
     var select = $('tl-actor'); var current = select.value;
-    var keys = Object.keys(S.actors).sort();
+    var keys = Object.keys(S.actors).sort(natural);
     var existing = Array.prototype.map.call(select.options, function (o) { return o.value; }).slice(1);
     if (existing.join('|') !== keys.join('|')) {
       while (select.options.length > 1) select.remove(1);
@@ -399,41 +552,90 @@ const SCRIPT = String.raw`
   function probeEndpoint() {
     var actor = S.selected ? S.actors[S.selected] : null;
     if (actor && actor.kind === 'endpoint') return actor;
-    if (actor && actor.kind === 'session' && actor.session && actor.session.endpointKey) return S.actors['endpoint:' + actor.session.endpointKey] || null;
+    if (actor && actor.kind === 'session' && actor.session && actor.session.endpointKey) return endpointOf(actor.session.endpointKey) || null;
     var endpoints = byKind('endpoint');
-    return endpoints.find(function (e) { return e.endpoint && e.endpoint.status !== 'healthy'; }) || endpoints[0] || null;
+    return endpoints.find(function (e) { return e.endpoint && e.endpoint.status !== 'healthy' && e.endpoint.status !== 'stopped'; }) || endpoints[0] || null;
+  }
+  // Probe outcomes (failed or succeeded), each with the wait since the previous outcome.
+  function probeOutcomes(history) {
+    var out = [], prev;
+    (history || []).forEach(function (h) {
+      if (h.result !== 'failed' && h.result !== 'succeeded') return;
+      out.push({ atMs: h.atMs, result: h.result, gapMs: prev === undefined ? undefined : h.atMs - prev, failure: h.failure, sessionId: h.sessionId });
+      prev = h.atMs;
+    });
+    return out;
+  }
+  function verdictOf(e) {
+    var history = e.history || [];
+    var lastFailures = [];
+    for (var i = history.length - 1; i >= 0 && lastFailures.length < 4; i--) { if (history[i].result === 'succeeded') break; if (history[i].result === 'failed') lastFailures.unshift(history[i]); }
+    var gaps = []; for (var j = 1; j < lastFailures.length; j++) gaps.push(lastFailures[j].atMs - lastFailures[j - 1].atMs);
+    var attempts = history.filter(function (h) { return h.result === 'granted'; });
+    if (history.length === 0) return { cls: '', short: 'no probe yet', text: 'No probe yet: no session has tried a WebSocket on this endpoint since the gateway started.' };
+    if (lastFailures.length === 0) return { cls: 'ok', short: 'last probe succeeded', text: 'Last probe succeeded: the WebSocket works. ' + plural(attempts.length, 'probe') + ' in the history.' };
+    var loop = lastFailures.length >= 3 && gaps.every(function (g) { return g < 60000; });
+    var growing = gaps.length > 1 && gaps.every(function (g, k) { return k === 0 || g >= gaps[k - 1] * 0.9; });
+    var text = (loop ? 'PROBE LOOP: ' : '') + lastFailures.length + (lastFailures.length === 4 ? '+' : '') + ' failed probe' + (lastFailures.length === 1 ? '' : 's') + ' in a row (' + plural(e.consecutiveFailures || lastFailures.length, 'consecutive failure') + '), last: ' + (lastFailures[lastFailures.length - 1].failure || 'failed') + '. ';
+    if (gaps.length > 0) text += 'Gaps between failed probes: ' + gaps.map(fmtDur).join(' → ') + (loop ? ' — under a minute each: the endpoint is being hammered.' : growing ? ' — growing: backing off, not a loop.' : ' — the cooldown holds: not a loop.');
+    else text += 'One failure so far: not a loop.';
+    return { cls: loop ? 'bad' : 'warn', short: loop ? 'PROBE LOOP' : growing ? 'backing off' : 'cooling down', text: text };
+  }
+  function probeChart(endpoint, selected) {
+    var e = endpoint.endpoint || { history: [] };
+    var points = probeOutcomes(e.history);
+    var verdict = verdictOf(e);
+    var box = el('div', { cls: 'pchart' + (selected ? ' selected' : ''), 'data-endpoint': endpoint.id, 'data-points': String(points.length) }, [
+      el('div', { cls: 'ptitle' }, [el('span', { cls: 'id', text: endpoint.id }), badge(verdict.short, verdict.cls === 'bad' ? 'b-bad' : verdict.cls === 'ok' ? 'b-ok' : verdict.cls === 'warn' ? 'b-warn' : '')]),
+    ]);
+    box.addEventListener('click', function () { select(endpoint.key, true); });
+    var W = 400, H = 96, L = 38, R = 6, T = 6, B = 16;
+    var root = svg('svg', { viewBox: '0 0 ' + W + ' ' + H, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'probes of ' + endpoint.id + ' over time' });
+    var now = nowMs();
+    var x0 = Math.min(simOrigin() || now, points.length ? points[0].atMs : now), x1 = Math.max(now, x0 + 1000);
+    if (S.wall && points.length) x0 = points[0].atMs - Math.max(1000, (now - points[0].atMs) * 0.05);
+    var gaps = points.filter(function (p) { return p.gapMs !== undefined; }).map(function (p) { return p.gapMs; });
+    // Log scale from 1 s to an hour (or the largest gap): backoff doubles, so it rises in steps.
+    var yMax = Math.max(3600000, Math.max.apply(null, gaps.concat([0])));
+    var ly = function (ms) { var v = Math.log10(Math.max(1000, ms) / 1000) / Math.log10(yMax / 1000); return T + (H - T - B) * (1 - v); };
+    var lx = function (ms) { return L + (W - L - R) * (ms - x0) / (x1 - x0); };
+    [[10000, '10 s'], [60000, '1 min'], [600000, '10 min'], [3600000, '1 h']].forEach(function (t) {
+      if (t[0] > yMax) return;
+      root.appendChild(svg('line', { 'class': 'grid', x1: L, x2: W - R, y1: ly(t[0]), y2: ly(t[0]) }));
+      var label = svg('text', { 'class': 'tick', x: L - 4, y: ly(t[0]) + 3, 'text-anchor': 'end' }); label.textContent = t[1]; root.appendChild(label);
+    });
+    root.appendChild(svg('line', { 'class': 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
+    var start = svg('text', { 'class': 'tick', x: L, y: H - 4 }); start.textContent = fmtTime(x0); root.appendChild(start);
+    var end = svg('text', { 'class': 'tick', x: W - R, y: H - 4, 'text-anchor': 'end' }); end.textContent = fmtTime(x1); root.appendChild(end);
+    var withGap = points.filter(function (p) { return p.gapMs !== undefined; });
+    if (withGap.length > 1) root.appendChild(svg('polyline', { 'class': 'line', points: withGap.map(function (p) { return lx(p.atMs) + ',' + ly(p.gapMs); }).join(' ') }));
+    points.forEach(function (p) {
+      var c = svg('circle', { 'class': p.result, cx: lx(p.atMs), cy: p.gapMs === undefined ? H - B : ly(p.gapMs), r: 3.2, 'data-result': p.result, 'data-gap-ms': p.gapMs === undefined ? '' : String(p.gapMs) });
+      var title = svg('title', {}); title.textContent = fmtTime(p.atMs) + ' ' + p.result + ' (' + p.sessionId + ')' + (p.gapMs !== undefined ? ', ' + fmtDur(p.gapMs) + ' after the previous probe' : ', first probe') + (p.failure ? ': ' + p.failure : '');
+      c.appendChild(title); root.appendChild(c);
+    });
+    if (points.length === 0) { var t = svg('text', { 'class': 'nodata', x: (L + W) / 2, y: H / 2, 'text-anchor': 'middle' }); t.textContent = 'no probe recorded'; root.appendChild(t); }
+    box.appendChild(root);
+    return box;
   }
   function renderProbes() {
     var endpoint = probeEndpoint();
+    var charts = $('probe-charts'); charts.textContent = '';
+    endpointsBySeverity().forEach(function (a) { charts.appendChild(probeChart(a, endpoint && endpoint.key === a.key)); });
     var verdict = $('verdict'), strip = $('strip'), tbody = $('probe-table').querySelector('tbody');
     strip.textContent = ''; tbody.textContent = '';
     if (!endpoint) { $('probe-title').textContent = ''; verdict.className = ''; verdict.textContent = 'No endpoint.'; return; }
     $('probe-title').textContent = endpoint.id;
     var e = endpoint.endpoint || { history: [] };
     var history = e.history || [];
-    var attempts = history.filter(function (h) { return h.result === 'granted'; });
-    var failed = history.filter(function (h) { return h.result === 'failed'; });
-    var lastFailures = [];
-    for (var i = history.length - 1; i >= 0 && lastFailures.length < 4; i--) { if (history[i].result === 'succeeded') break; if (history[i].result === 'failed') lastFailures.unshift(history[i]); }
-    var gaps = []; for (var j = 1; j < lastFailures.length; j++) gaps.push(lastFailures[j].atMs - lastFailures[j - 1].atMs);
-    var text, cls;
-    if (history.length === 0) { text = 'No probe yet: no session has tried a WebSocket on this endpoint since the gateway started.'; cls = ''; }
-    else if (lastFailures.length === 0) { text = 'Last probe succeeded: the WebSocket works. ' + attempts.length + ' probe' + (attempts.length === 1 ? '' : 's') + ' in the history.'; cls = 'ok'; }
-    else {
-      var loop = lastFailures.length >= 3 && gaps.every(function (g) { return g < 60000; });
-      var growing = gaps.length > 0 && gaps.every(function (g, k) { return k === 0 || g >= gaps[k - 1] * 0.9; });
-      text = (loop ? 'PROBE LOOP: ' : '') + lastFailures.length + (lastFailures.length === 4 ? '+' : '') + ' failed probe' + (lastFailures.length === 1 ? '' : 's') + ' in a row (' + (e.consecutiveFailures || lastFailures.length) + ' consecutive failures), last: ' + (lastFailures[lastFailures.length - 1].failure || 'failed') + '. ';
-      if (gaps.length > 0) text += 'Gaps between failed probes: ' + gaps.map(fmtGap).join(' → ') + (loop ? ' — under a minute each: the endpoint is being hammered.' : gaps.length > 1 && growing ? ' — growing: backing off, not a loop.' : ' — the cooldown holds: not a loop.');
-      else text += 'One failure so far: not a loop.';
-      cls = loop ? 'bad' : 'warn';
-    }
-    verdict.className = cls; verdict.textContent = text;
-    if (e.cooldownUntilMs !== undefined) { verdict.appendChild(document.createTextNode(' Next probe allowed in ')); verdict.appendChild(countdown(e.cooldownUntilMs)); verdict.appendChild(document.createTextNode('.')); }
+    var v = verdictOf(e);
+    verdict.className = v.cls; verdict.textContent = endpoint.id + ': ' + v.text;
+    if (e.cooldownUntilMs !== undefined && !runEnded()) { verdict.appendChild(document.createTextNode(' Next probe allowed ')); verdict.appendChild(countdown(e.cooldownUntilMs)); verdict.appendChild(document.createTextNode('.')); }
     history.forEach(function (h) { var s = el('span', { cls: 'r-' + h.result, title: fmtTime(h.atMs) + ' ' + h.result + ' by ' + h.sessionId + (h.failure ? ': ' + h.failure : '') }); strip.appendChild(s); });
     var prevAttempt;
     var rows = history.map(function (h) {
       var gap = '';
-      if (h.result === 'granted') { if (prevAttempt !== undefined) gap = fmtGap(h.atMs - prevAttempt); prevAttempt = h.atMs; }
+      if (h.result === 'granted') { if (prevAttempt !== undefined) gap = fmtDur(h.atMs - prevAttempt); prevAttempt = h.atMs; }
       return el('tr', { 'data-result': h.result }, [
         el('td', { cls: 'sub', text: fmtTime(h.atMs) }), el('td', null, [ident(h.sessionId)]),
         el('td', null, [badge(h.result, h.result === 'failed' ? 'b-bad' : h.result === 'succeeded' ? 'b-ok' : h.result === 'granted' ? 'b-info' : '')]),
@@ -453,10 +655,32 @@ const SCRIPT = String.raw`
     if (!entry.changed || (from.length === 0 && to.length === 0)) return (entry.to.map(function (p) { return shortPath(entry.actor, p); }).join(', ') || '–') + ' (no change)';
     return (from.map(function (p) { return shortPath(entry.actor, p); }).join(', ') || '—') + '  →  ' + to.map(function (p) { return shortPath(entry.actor, p); }).join(', ');
   }
+  // Routine rows (turns that completed) fold into one counted row per run of them, unless "every turn" is ticked.
+  // Every turn walks its session's chart (requested, permission, denied while cooling down,
+  // streaming, completed): routine. What an operator needs from sessions arrives as notes
+  // (fallback, upgrade, recovered, a failed turn), which stay.
+  function routine(e) {
+    if (e.routine) return true;
+    return !e.note && e.actor.indexOf('session:') === 0;
+  }
+  function foldRow(fold) {
+    var by = Object.keys(fold.transports).sort().map(function (t) { return fold.transports[t] + ' over ' + t; }).join(', ');
+    var tr = el('tr', { cls: 'row fold', 'data-event': 'turns', 'data-count': String(fold.count) }, [
+      el('td', { cls: 'sub', text: fmtTime(fold.lastMs) }),
+      el('td', { text: plural(Object.keys(fold.actors).length, 'session') }),
+      el('td', null, [el('span', { cls: 'ev', text: 'turns' })]),
+      el('td', { text: '' }),
+      el('td', { text: (fold.count > 0 ? plural(fold.count, 'turn') + ' completed (' + by + ')' : '') + (fold.count > 0 && fold.steps > 0 ? ' · ' : '') + (fold.steps > 0 ? plural(fold.steps, 'session step') : '') }),
+    ]);
+    tr.title = 'routine turns, folded' + (fold.firstMs !== fold.lastMs ? ' (' + fmtTime(fold.firstMs) + ' to ' + fmtTime(fold.lastMs) + ')' : '') + ': tick “every turn” to list them';
+    tr.addEventListener('click', function () { $('tl-turns').checked = true; renderTimeline(); });
+    return tr;
+  }
   function renderTimeline() {
-    var actorFilter = $('tl-actor').value, text = $('tl-text').value.trim().toLowerCase(), all = $('tl-all').checked;
+    var actorFilter = $('tl-actor').value, text = $('tl-text').value.trim().toLowerCase(), all = $('tl-all').checked, everyTurn = $('tl-turns').checked;
     var tbody = $('timeline').querySelector('tbody'); tbody.textContent = '';
-    var shown = 0, matched = 0;
+    var shown = 0, matched = 0, fold = null;
+    var flush = function () { if (fold) { if (shown < 400) { tbody.appendChild(foldRow(fold)); shown++; } fold = null; } };
     for (var i = S.timeline.length - 1; i >= 0; i--) {
       var e = S.timeline[i];
       if (actorFilter && e.actor !== actorFilter) continue;
@@ -464,6 +688,13 @@ const SCRIPT = String.raw`
       var ft = fromTo(e);
       if (text && (e.actor + ' ' + e.event + ' ' + ft + ' ' + (e.cause || '') + ' ' + (e.detail || '')).toLowerCase().indexOf(text) < 0) continue;
       matched++;
+      if (!everyTurn && actorFilter.indexOf('session:') !== 0 && routine(e)) {
+        fold = fold || { count: 0, steps: 0, firstMs: e.atMs, lastMs: e.atMs, actors: {}, transports: {} };
+        fold.firstMs = e.atMs; fold.actors[e.actor] = true;
+        if (e.routine) { fold.count++; var tp = e.transport || 'unknown'; fold.transports[tp] = (fold.transports[tp] || 0) + 1; } else fold.steps++;
+        continue;
+      }
+      flush();
       if (shown >= 400) continue;
       shown++;
       var tr = el('tr', { cls: 'row ' + (e.note ? 'note' : e.changed ? 'changed' : 'unchanged') + (S.travel === e.seq ? ' selected' : ''), 'data-seq': String(e.seq), 'data-actor': e.actor, 'data-event': e.event }, [
@@ -471,13 +702,14 @@ const SCRIPT = String.raw`
         el('td', null, [ident(e.actor)]),
         el('td', null, [el('span', { cls: 'ev', text: e.event })]),
         el('td', { text: ft }),
-        el('td', null, [e.cause || e.untilMs !== undefined ? el('div', { text: (e.cause || '') + (e.untilMs !== undefined ? (e.cause ? ', ' : '') + 'until ' + fmtTime(e.untilMs) : '') }) : null, e.detail ? el('div', { cls: 'detail', text: e.detail }) : null]),
+        el('td', null, [e.cause || e.untilMs !== undefined ? el('div', { text: (e.cause || '') + (e.untilMs !== undefined ? (e.cause ? ', ' : '') + 'until ' + fmtTime(e.untilMs) : '') }) : null, e.detail ? el('div', { cls: 'detail', title: e.detail, text: e.detail }) : null]),
       ]);
       (function (entry) { tr.addEventListener('click', function () { travelTo(entry); }); })(e);
       tbody.appendChild(tr);
     }
+    flush();
     if (matched === 0) tbody.appendChild(el('tr', null, [el('td', { cls: 'empty', colspan: '5', text: 'no events match' })]));
-    $('tl-count').textContent = matched + ' event' + (matched === 1 ? '' : 's') + (matched > shown ? ' (newest ' + shown + ' shown)' : '') + (S.startedAtMs !== undefined ? ' since ' + fmtTime(S.startedAtMs) + ', when the inspector started' : '');
+    $('tl-count').textContent = plural(matched, 'event') + (shown >= 400 ? ' (newest shown)' : '') + (S.startedAtMs !== undefined ? ' since ' + fmtTime(S.startedAtMs) + ', when the inspector started' : '');
   }
 
   // ---------------------------------------------------------------- interaction
@@ -496,7 +728,17 @@ const SCRIPT = String.raw`
     var pick = endpoints.find(function (e) { return e.endpoint && e.endpoint.status !== 'healthy'; }) || byKind('session')[0] || endpoints[0] || byKind('xstate')[0];
     S.selected = pick ? pick.key : null;
   }
-  function renderAll() { defaultSelection(); renderActors(); renderChart(); renderProbes(); renderTimeline(); tickCountdowns(); }
+  function renderHeader() {
+    var conn = $('conn'), ended = runEnded();
+    if (!S.connected) { conn.className = 'down'; conn.textContent = ended ? 'ended · inspector disconnected' : 'disconnected — retrying'; }
+    else if (ended) { conn.className = 'ended'; conn.textContent = 'ended'; conn.title = 'the manager was closed: this is what the run left behind'; }
+    else { conn.className = 'live'; conn.textContent = 'live'; conn.title = ''; }
+    var kind = $('clock-kind');
+    kind.className = S.wall ? 'wall' : 'sim';
+    kind.textContent = S.wall ? 'clock' : 'simulated time';
+    kind.title = S.wall ? 'the manager runs on the system clock' : 'the manager runs on a simulated clock: times are shown as sim +mm:ss since the inspector started, and countdowns in simulated time';
+  }
+  function renderAll() { defaultSelection(); renderHeader(); renderActors(); renderChart(); renderProbes(); renderTimeline(); tickCountdowns(); }
   $('live-btn').addEventListener('click', function () { S.travel = null; renderAll(); });
   function zoom(mode) {
     S.zoom = mode;
@@ -509,6 +751,7 @@ const SCRIPT = String.raw`
   $('tl-actor').addEventListener('change', renderTimeline);
   $('tl-text').addEventListener('input', renderTimeline);
   $('tl-all').addEventListener('change', renderTimeline);
+  $('tl-turns').addEventListener('change', renderTimeline);
   document.addEventListener('keydown', function (ev) { if (ev.key === 'Escape' && S.travel !== null) { S.travel = null; renderAll(); } });
 
   // ---------------------------------------------------------------- wire
@@ -540,10 +783,10 @@ const SCRIPT = String.raw`
   var retry = 500;
   function connect() {
     var ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws?token=' + encodeURIComponent(token));
-    ws.onopen = function () { retry = 500; S.connected = true; $('conn').className = 'live'; $('conn').textContent = 'live'; };
+    ws.onopen = function () { retry = 500; S.connected = true; renderHeader(); };
     ws.onmessage = function (ev) { try { onMessage(JSON.parse(ev.data)); } catch (err) { console.error('inspector: bad message', err); } };
     ws.onclose = function () {
-      S.connected = false; $('conn').className = 'down'; $('conn').textContent = 'disconnected — retrying';
+      S.connected = false; renderHeader();
       setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
     };
   }

@@ -100,13 +100,12 @@ describe('processes sharing one credentials file', () => {
     expect((await readdir(file.dir)).sort()).toEqual(['credentials.json']);
   });
 
-  it('a process killed mid-refresh leaves a stale lock that the next process takes over, and the file is never torn', async () => {
-    const { endpoint, file, config } = await sharedFile({ lockStaleMs: 2_000, lockHeartbeatMs: 100 });
+  it('a process SIGKILLed mid-refresh: the next process takes its lock over at once (the holder is dead on this host), and the file is never torn', async () => {
+    // lockStaleMs is far longer than the whole test: only the dead pid can explain a quick takeover.
+    const { endpoint, file, config } = await sharedFile({ lockStaleMs: 180_000, lockHeartbeatMs: 100 });
     const validity = watchValidity(file.path);
 
     // The victim's refresh hangs at the endpoint (before the token is consumed) until it dies.
-    // Its successor is started now and waits at the barrier, so that it reaches the lock
-    // right after the kill, while the lock is not stale yet.
     const victim = track(spawnRefreshChild(config));
     const next = track(spawnRefreshChild(config));
     await Promise.all([victim.ready, next.ready]);
@@ -120,17 +119,19 @@ describe('processes sharing one credentials file', () => {
     // The dead holder's lock is still there: nobody released it.
     expect(existsSync(`${file.path}.lock`)).toBe(true);
 
+    const startedAt = performance.now();
     next.go();
     const result = await next.result;
+    const tookMs = performance.now() - startedAt;
     const { reads, invalid } = await validity.stop();
 
     expect(result, next.stderr()).toEqual({ type: 'result', ok: true, accessToken: endpoint.latest()!.access_token });
+    // Well under a second (it was 29 997 ms with lockStaleMs 30 s before the dead-pid rule).
+    expect(tookMs).toBeLessThan(1_000);
     const events = childEvents(next);
-    expect(events).toContain('lock-busy');
-    expect(events).toContain('lock-taken-over');
+    expect(events).not.toContain('lock-busy');
     const takeover = next.lines.find((line) => line.type === 'event' && line.event.type === 'lock-taken-over');
-    expect(takeover).toMatchObject({ event: { lockAgeMs: expect.any(Number), holder: { pid: victim.process.pid } } });
-    if (takeover?.type === 'event' && takeover.event.type === 'lock-taken-over') expect(takeover.event.lockAgeMs).toBeGreaterThan(config.lockStaleMs);
+    expect(takeover).toMatchObject({ event: { reason: 'holder-dead', holder: { pid: victim.process.pid } } });
     expect(events).toContain('refreshed');
     expect(endpoint.stats()).toMatchObject({ refreshRequests: 2, abandoned: 1, issued: 1, reused: 0 });
     expect(parseCredentialsText(await readFile(file.path, 'utf8')).access_token).toBe(endpoint.latest()!.access_token);

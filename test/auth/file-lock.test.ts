@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acquireFileLock, LockTimeoutError, type FileLockEvent } from '../../src/auth/file-lock.js';
+import { acquireFileLock, holderIsDeadHere, LockTimeoutError, type FileLockEvent } from '../../src/auth/file-lock.js';
+import { spawnSync } from 'node:child_process';
 import { waitUntil } from './support/wait.js';
 
 const dirs: string[] = [];
@@ -16,7 +17,41 @@ async function lockPath(): Promise<string> {
   return join(dir, 'credentials.json.lock');
 }
 
+/** A pid that certainly does not run: a child that already exited. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', '0']);
+  return child.pid!;
+}
+
 describe('the O_EXCL lock file', () => {
+  it('takes over at once a fresh lock whose holder is a dead process of this host', async () => {
+    const path = await lockPath();
+    const pid = deadPid();
+    await writeFile(path, JSON.stringify({ pid, host: hostname() }));
+    const events: FileLockEvent[] = [];
+    const started = performance.now();
+    const lock = await acquireFileLock(path, { staleMs: 180_000, onEvent: (e) => events.push(e) });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(events[0]).toMatchObject({ type: 'taken-over', reason: 'holder-dead', holder: { pid, host: hostname() } });
+    await lock.release();
+  });
+
+  it('waits for a fresh lock of a dead pid on another host: there the pid says nothing, only the heartbeat rule counts', async () => {
+    const path = await lockPath();
+    await writeFile(path, JSON.stringify({ pid: deadPid(), host: `${hostname()}-elsewhere` }));
+    const events: FileLockEvent[] = [];
+    const error = await acquireFileLock(path, { staleMs: 180_000, retry: { initialMs: 10, maxMs: 20, giveUpAfterMs: 200 }, onEvent: (e) => events.push(e) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LockTimeoutError);
+    expect(events.some((e) => e.type === 'taken-over')).toBe(false);
+  });
+
+  it('never judges a live process of this host dead (itself, its parent), nor a lock without a pid', () => {
+    expect(holderIsDeadHere({ pid: process.pid, host: hostname() })).toBe(false);
+    expect(holderIsDeadHere({ pid: process.ppid, host: hostname() })).toBe(false);
+    expect(holderIsDeadHere({ host: hostname() })).toBe(false);
+    expect(holderIsDeadHere({ pid: deadPid(), host: hostname() })).toBe(true);
+  });
+
   it('excludes: 20 concurrent holders never overlap', async () => {
     const path = await lockPath();
     let inside = 0;

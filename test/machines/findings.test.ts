@@ -75,13 +75,16 @@ describe('chart bugs found by the properties (fixed), kept as regressions', () =
     const h = driver.harness;
     driver.requestTurn(0);
     h.openSocket(h.liveUpgrade('s0')!); // healthy
-    h.advance(SMALL_POLICY.upgradeBudgetMs);
+    h.advance(SMALL_POLICY.minUptimeMs); // proven: every session may upgrade
+    driver.requestTurn(2);
+    h.openSocket(h.liveUpgrade('s2')!); // a young socket
     driver.report(0, 'failed: HTTP 401'); // refused on the socket: the turn moves to HTTP
     driver.report(0, 'failed: HTTP 401'); // refused over HTTP too: a refresh starts
     expect(h.refreshes).toHaveLength(1);
     driver.requestTurn(1); // granted (healthy), then waits for the refresh in checkingCredentials
     expect(connectionOf(driver.session(1))).toBe('checkingCredentials');
-    driver.apply({ do: 'close', pick: 0, code: 1006 }); // s0's socket dies young: cooling down
+    const s2 = driver.openSockets().findIndex((o) => o.session === driver.session(2));
+    driver.apply({ do: 'close', pick: s2, code: 1006 }); // s2's socket dies young: cooling down
     expect(h.endpoint.getSnapshot().value).toBe('coolingDown');
     const upgrades = h.upgrades.length;
     driver.settleRefresh('ok');
@@ -113,21 +116,25 @@ describe('chart bugs found by the properties (fixed), kept as regressions', () =
 
   // Answered today (exit action), but before the new cooldown is computed: told the previous window's end.
   test('regression (endpoint): a session waiting for a probe claim is told the new cooldown when the endpoint leaves claiming for another reason', () => {
-    const driver = new Driver({ policy: SMALL_POLICY, sessions: 3, harness: { sharedStore: true } });
+    const driver = new Driver({ policy: SMALL_POLICY, sessions: 4, harness: { sharedStore: true } });
     const h = driver.harness;
     driver.requestTurn(0);
     h.claims[0]!.resolve({ granted: true });
     h.openSocket(h.liveUpgrade('s0')!); // healthy
+    h.advance(SMALL_POLICY.minUptimeMs); // proven: every session may upgrade
     driver.requestTurn(1); // granted at once while healthy: s1's upgrade is in flight
+    driver.requestTurn(2);
+    h.openSocket(h.liveUpgrade('s2')!);
     h.advance(1_000);
-    driver.apply({ do: 'close', pick: 0, code: 1006 }); // s0's socket dies young: about 1 s of cooldown
+    const s2 = driver.openSockets().findIndex((o) => o.session === driver.session(2));
+    driver.apply({ do: 'close', pick: s2, code: 1006 }); // s2's socket dies young: about 1 s of cooldown
     h.advance(h.endpoint.getSnapshot().context.cooldownUntilMs! - h.now());
-    driver.requestTurn(2); // s2 asks: the endpoint asks the store
+    driver.requestTurn(3); // s3 asks: the endpoint asks the store
     expect(h.endpoint.getSnapshot().value).toEqual({ probing: 'claiming' });
     h.failUpgrade(h.liveUpgrade('s1')!, UPGRADE_500); // the late report leaves claiming for coolingDown
     expect(h.endpoint.getSnapshot().value).toBe('coolingDown');
-    expect(connectionOf(driver.session(2))).toBe('fallback');
-    expect(driver.session(2).getSnapshot().context.httpUntilMs).toBe(h.endpoint.getSnapshot().context.cooldownUntilMs);
+    expect(connectionOf(driver.session(3))).toBe('fallback');
+    expect(driver.session(3).getSnapshot().context.httpUntilMs).toBe(h.endpoint.getSnapshot().context.cooldownUntilMs);
     h.stop();
   });
 });
@@ -155,7 +162,8 @@ describe('fixed chart bugs, kept as regressions', () => {
     const driver = new Driver({ policy: SMALL_POLICY, sessions: 3 });
     const h = driver.harness;
     driver.requestTurn(2);
-    h.openSocket(h.liveUpgrade('s2')!); // healthy: s0 and s1 upgrade side by side
+    h.openSocket(h.liveUpgrade('s2')!); // healthy
+    h.advance(SMALL_POLICY.minUptimeMs); // proven: s0 and s1 upgrade side by side
     driver.requestTurn(0);
     driver.requestTurn(1);
     h.failUpgrade(h.liveUpgrade('s0')!, UPGRADE_401); // s0 waits for the refresh

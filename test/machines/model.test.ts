@@ -26,7 +26,7 @@ quietStoppedActorWarnings();
 const coverage = new Coverage();
 const machines: AnyStateMachine[] = [];
 
-function driverFor(policy: Policy, sessions: number, harness: { sharedStore?: boolean; credential?: { expiresInMs?: number } } = {}): Driver {
+function driverFor(policy: Policy, sessions: number, harness: { sharedStore?: boolean; credential?: { expiresInMs?: number; generation?: number } } = {}): Driver {
   const driver = new Driver({ policy, sessions, harness: { ...harness, inspect: coverage.inspect } });
   if (machines.length === 0) machines.push(driver.harness.endpointLogic, driver.harness.sessionLogic, driver.harness.credentialLogic);
   return driver;
@@ -460,10 +460,13 @@ describe('scripted scenarios', () => {
     const driver = driverFor(SMALL_POLICY, 3);
     const h = driver.harness;
     driver.requestTurn(0);
-    h.openSocket(h.liveUpgrade('s0')!); // healthy
-    driver.requestTurn(1);
-    h.failUpgrade(h.liveUpgrade('s1')!, UPGRADE_500); // cooling down about 1 s; s0's socket stays open
-    h.advance(SMALL_POLICY.cooldown.initialMs);
+    h.openSocket(h.liveUpgrade('s0')!); // healthy, unproven
+    h.advance(1);
+    // Another gateway process reports a failure: cooling down 1 s; s0's socket stays open.
+    const report = { endpointKey: h.endpoint.getSnapshot().context.endpointKey, status: 'cooling-down', atMs: h.now(), untilMs: h.now() + 1_000, consecutiveFailures: 0 } as const;
+    h.endpoint.send({ type: 'FLEET.HEALTH_CHANGED', report, atMs: h.now() });
+    expect(h.endpoint.getSnapshot().value).toBe('coolingDown');
+    h.advance(1_000);
     expect(topState(h.endpoint.getSnapshot().value)).toBe('probing');
     driver.apply({ do: 'close', pick: 0, code: 1006 }); // s0's socket dies 1 s old
     expect(h.endpoint.getSnapshot().value).toBe('coolingDown');
@@ -476,6 +479,7 @@ describe('scripted scenarios', () => {
     const h = driver.harness;
     driver.requestTurn(0);
     h.openSocket(h.liveUpgrade('s0')!);
+    h.advance(SMALL_POLICY.minUptimeMs); // proven: every session may upgrade
     driver.requestTurn(1);
     driver.requestTurn(2);
     h.failUpgrade(h.liveUpgrade('s1')!, upgradeOutcome('HTTP 426'));
@@ -491,6 +495,7 @@ describe('scripted scenarios', () => {
     const h = driver.harness;
     driver.requestTurn(0);
     h.openSocket(h.liveUpgrade('s0')!);
+    h.advance(DEFAULT_POLICY.minUptimeMs); // proven: every session may upgrade
     driver.requestTurn(1);
     driver.requestTurn(2);
     h.failUpgrade(h.liveUpgrade('s1')!, UPGRADE_500);
@@ -588,6 +593,7 @@ describe('scripted scenarios', () => {
     const h = driver.harness;
     driver.requestTurn(0);
     h.openSocket(h.liveUpgrade('s0')!);
+    h.advance(SMALL_POLICY.minUptimeMs); // proven: every session may upgrade
     driver.requestTurn(1);
     h.failUpgrade(h.liveUpgrade('s1')!, upgradeOutcome('HTTP 404'));
     driver.apply({ do: 'close', pick: 0, code: 1006 });
@@ -651,6 +657,52 @@ describe('scripted scenarios', () => {
     expect(connectionOf(driver.session(1))).toBe('fallback');
     expect(driver.turns.get('t1')!.endings).toMatchObject([{ result: 'failed', failure: { class: 'auth' } }]);
     h.stop();
+  });
+});
+
+describe('the first token is read before anyone uses it (issue 10: local credential failures are auth, not outages)', () => {
+  test.each([
+    ['a missing credentials file', { errorCode: 'credentials_missing' }, 'reauthRequired'],
+    ['a corrupt credentials file', { errorCode: 'credentials_unreadable' }, 'reauthRequired'],
+    ['a source that fails for a reason that may pass', { networkCode: 'ECONNRESET' }, 'fallback'],
+  ] as const)('%s: no upgrade leaves, the endpoint is not blamed', (_name, error, connection) => {
+    const driver = driverFor(DEFAULT_POLICY, 3, { credential: { generation: 0 } });
+    const h = driver.harness;
+    driver.requestTurn(0);
+    expect(h.credential.getSnapshot().value).toBe('loading');
+    // Others asking meanwhile wait for the same read: a check, a peek, a rejection.
+    h.credential.send({ type: 'CHECK', session: driver.session(1) });
+    h.credential.send({ type: 'PEEK', session: driver.session(2) });
+    h.credential.send({ type: 'REJECTED', session: driver.session(2), generation: 0 });
+    expect(h.loads).toHaveLength(1);
+    h.loads[0]!.reject(error);
+    expect(h.upgrades).toHaveLength(0);
+    expect(connectionOf(driver.session(0))).toBe(connection);
+    expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
+    if (connection === 'reauthRequired') {
+      expect(h.credential.getSnapshot().context.lastFailureSummary).toMatch(/sign in again/);
+      expect(driver.session(0).getSnapshot().context.lastTurn).toMatchObject({ result: 'failed', failure: { class: 'auth' } });
+    }
+    h.stop();
+  });
+
+  test('the first token read: the waiting upgrade goes ahead; a sign-in during the read answers it too', () => {
+    for (const how of ['loaded', 'changed'] as const) {
+      const driver = driverFor(DEFAULT_POLICY, 3, { credential: { generation: 0 } });
+      const h = driver.harness;
+      h.credential.send({ type: 'PEEK', session: driver.session(1) });
+      expect(h.credential.getSnapshot().value).toBe('loading');
+      if (how === 'loaded') h.loads[0]!.resolve({ generation: 1, atMs: h.now() });
+      else h.credential.send({ type: 'CHANGED', generation: 1 });
+      expect(h.credential.getSnapshot()).toMatchObject({ value: { valid: 'untimed' }, context: { generation: 1 } });
+      driver.requestTurn(0);
+      expect(connectionOf(driver.session(0))).toBe('socket.connecting');
+      h.stop();
+    }
+    const driver = driverFor(DEFAULT_POLICY, 1, { credential: { generation: 0 } });
+    driver.harness.credential.send({ type: 'REJECTED', session: driver.session(0), generation: 0 });
+    expect(driver.harness.credential.getSnapshot().value).toBe('loading');
+    driver.harness.stop();
   });
 });
 
@@ -758,6 +810,50 @@ describe('a scripted tour of the remaining transitions', () => {
     expect(h.credential.getSnapshot()).toMatchObject({ value: { valid: 'untimed' }, context: { generation: 3 } });
     expect(h.refreshes[0]!.active).toBe(false);
     expect(h.upgrades[h.upgrades.length - 1]!.credentialGeneration).toBe(3);
+    h.stop();
+  });
+});
+
+describe('the socket owner and the turn, after issue 12', () => {
+  test('a socket closed here blames nobody; a token refused inside a socket condemns it and the resend goes over HTTP', () => {
+    const driver = driverFor(DEFAULT_POLICY, 1);
+    const h = driver.harness;
+    driver.requestTurn(0);
+    h.openSocket(h.liveUpgrade('s0')!);
+    driver.report(0, 'first event');
+    driver.report(0, 'cancelled');
+    // The consumer's break closed the socket here: back to idle, the endpoint is not told.
+    h.liveUpgrade('s0')!.sendBack({ type: 'SOCKET.CLOSED', outcome: { kind: 'closed', code: 1000, afterFirstEvent: false }, local: true, atMs: h.now() });
+    expect(connectionOf(driver.session(0))).toBe('idle');
+    expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
+
+    // Next turn upgrades afresh; the provider refuses the socket's token mid-stream.
+    const turnId = driver.requestTurn(0)!;
+    h.openSocket(h.liveUpgrade('s0')!);
+    driver.session(0).send({
+      type: 'TURN_FAILED',
+      turnId,
+      outcome: { kind: 'provider-error', code: 'invalid_api_key', status: 401 },
+      atMs: h.now(),
+      credentialGeneration: driver.generationOfTurn(0),
+    });
+    expect(connectionOf(driver.session(0))).toBe('idle');
+    expect(turnRegionOf(driver.session(0))).toBe('refreshingCredentials');
+    driver.settleRefresh('ok');
+    expect(driver.session(0).getSnapshot().context.turn).toMatchObject({ transport: 'http', attempt: 2, authRetried: true, httpReason: 'moved-after-failure' });
+    expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
+    h.stop();
+  });
+
+  test('a credential source that throws while the socket is opened: HTTP, the probe given back, no cooldown', () => {
+    const driver = driverFor(DEFAULT_POLICY, 1);
+    const h = driver.harness;
+    driver.requestTurn(0);
+    h.liveUpgrade('s0')!.sendBack({ type: 'SOCKET.CREDENTIALS_UNAVAILABLE', detail: 'Error: disk on fire', atMs: h.now() });
+    expect(connectionOf(driver.session(0))).toBe('fallback');
+    expect(driver.session(0).getSnapshot().context).toMatchObject({ httpReason: 'credentials-unavailable', lastFailure: { class: 'auth', code: 'credentials-unavailable' } });
+    expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
+    expect(topState(h.endpoint.getSnapshot().value)).not.toBe('coolingDown');
     h.stop();
   });
 });

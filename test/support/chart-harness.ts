@@ -158,6 +158,19 @@ function buildProvidedMachines() {
             reject: settler.reject,
           });
         }),
+        loadCredentials: controlledPromise<RefreshOutput, Record<string, never>>((_input, settler, system) => {
+          const harness = harnessOf(system);
+          harness.loads.push({
+            rejectedGeneration: 0,
+            startedAtMs: harness.now(),
+            seq: harness.nextSeq(),
+            get active() {
+              return settler.isActive();
+            },
+            resolve: settler.resolve,
+            reject: settler.reject,
+          });
+        }),
       },
     }),
     session: createSessionMachine().provide({
@@ -198,6 +211,8 @@ export class ChartHarness {
   readonly clock = new SimulatedClock();
   readonly upgrades: UpgradeRecord[] = [];
   readonly refreshes: PendingRefresh[] = [];
+  /** Reads of the first token (only when the credential chart starts at generation 0). */
+  readonly loads: PendingRefresh[] = [];
   readonly claims: PendingClaim[] = [];
   readonly endpoint;
   readonly credential;

@@ -84,7 +84,7 @@ describe('streamHttp: a healthy upstream', () => {
     upstream.setMode(MODEL, { providerError: { code: 'server_error' } });
     const { events, error } = await collect(turn());
     expect(error).toBeUndefined();
-    expect(openAIResponses.providerErrorOutcome(events.at(-1)!)).toEqual({ kind: 'provider-error', code: 'server_error' });
+    expect(openAIResponses.providerErrorOutcome(events.at(-1)!)).toEqual({ kind: 'provider-error', code: 'server_error', message: 'simulated provider error' });
   });
 });
 
@@ -166,7 +166,8 @@ describe('streamHttp: failures mid-turn', () => {
 
   it('a stall mid-turn is an idle timeout', async () => {
     upstream.setMode(MODEL, { stallAfterEvents: 2 });
-    const { events, error } = await collect(turn({ idleTimeoutMs: 50 }));
+    // A second: long enough that a loaded machine still delivers the two events before it.
+    const { events, error } = await collect(turn({ idleTimeoutMs: 1_000 }));
     expect(events).toHaveLength(2);
     expect(outcomeOf(error)).toEqual({ kind: 'timeout', phase: 'idle' });
   });
@@ -175,10 +176,10 @@ describe('streamHttp: failures mid-turn', () => {
     const { events, error } = await (async () => {
       const events: unknown[] = [];
       try {
-        for await (const event of turn({ idleTimeoutMs: 20 })) {
+        for await (const event of turn({ idleTimeoutMs: 1_000 })) {
           events.push(event);
           // Holding an event longer than the idle timeout: the deadline measures the server, not us.
-          if (events.length === 2) await new Promise((resolve) => setTimeout(resolve, 60));
+          if (events.length === 2) await new Promise((resolve) => setTimeout(resolve, 1_500));
         }
         return { events, error: undefined };
       } catch (error) {

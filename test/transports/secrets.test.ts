@@ -10,7 +10,13 @@ const TOKEN = 'sk-LEAK-CANARY-TOKEN-7f3a';
 const QUERY_SECRET = 'QUERY-CANARY-91c2';
 const USER_SECRET = 'USERINFO-CANARY-55d0';
 const CANARIES = [TOKEN, QUERY_SECRET, USER_SECRET];
-const turnOptions = { protocol: openAIResponses, firstEventTimeoutMs: 100, idleTimeoutMs: 100 };
+// Deadlines: a case whose server answers gets seconds, so a loaded machine cannot turn its
+// outcome into a timeout; only the cases whose server never answers (hang, stall) get a short
+// deadline, and their outcome is a timeout however loaded the machine is.
+const ANSWERS_MS = 10_000;
+const NEVER_ANSWERS_MS = 300;
+const turnOptions = { protocol: openAIResponses, firstEventTimeoutMs: ANSWERS_MS, idleTimeoutMs: ANSWERS_MS };
+const hangingTurnOptions = { protocol: openAIResponses, firstEventTimeoutMs: NEVER_ANSWERS_MS, idleTimeoutMs: NEVER_ANSWERS_MS };
 
 let upstream: Upstream;
 let deadPort: number;
@@ -50,10 +56,16 @@ function httpUrl(port = upstream.port): string {
   return `http://127.0.0.1:${port}/v1/responses?api_key=${QUERY_SECRET}`;
 }
 
+/** Whether the server never answers this case (so a short deadline decides it). */
+function hangs(model: string, signal?: AbortSignal): boolean {
+  return signal === undefined && ['upgrade-hang', 'stall', 'http-hang'].includes(model);
+}
+
 async function wsFailure(model: string, port?: number, signal?: AbortSignal): Promise<unknown> {
+  const deadlines = hangs(model, signal) ? hangingTurnOptions : turnOptions;
   try {
-    const connection = await openWebSocket({ url: wsUrl(model, port), token: TOKEN, upgradeTimeoutMs: 100, pingIntervalMs: 0 });
-    const { error } = await collect(connection.streamTurn(openAIResponses.webSocketFrame({ model }), { ...turnOptions, signal }));
+    const connection = await openWebSocket({ url: wsUrl(model, port), token: TOKEN, upgradeTimeoutMs: deadlines.firstEventTimeoutMs, pingIntervalMs: 0 });
+    const { error } = await collect(connection.streamTurn(openAIResponses.webSocketFrame({ model }), { ...deadlines, signal }));
     connection.close();
     return error;
   } catch (error) {
@@ -62,7 +74,8 @@ async function wsFailure(model: string, port?: number, signal?: AbortSignal): Pr
 }
 
 async function httpFailure(model: string, url = httpUrl(), token = TOKEN, signal?: AbortSignal): Promise<unknown> {
-  return (await collect(streamHttp({ url, token, body: { model }, ...turnOptions, signal }))).error;
+  const deadlines = hangs(model, signal) ? hangingTurnOptions : turnOptions;
+  return (await collect(streamHttp({ url, token, body: { model }, ...deadlines, signal }))).error;
 }
 
 describe('no secret reaches an error', () => {
@@ -90,7 +103,7 @@ describe('no secret reaches an error', () => {
     ];
     let rotated: unknown;
     try {
-      await openWebSocket({ url: wsUrl('m'), token: `${TOKEN}-old`, upgradeTimeoutMs: 100 });
+      await openWebSocket({ url: wsUrl('m'), token: `${TOKEN}-old`, upgradeTimeoutMs: ANSWERS_MS });
     } catch (error) {
       rotated = error;
     }
@@ -103,5 +116,11 @@ describe('no secret reaches an error', () => {
     }
     const kinds = errors.map((error) => (error as { outcome: { kind: string } }).outcome.kind);
     expect(new Set(kinds)).toEqual(new Set(['upgrade-rejected', 'network', 'timeout', 'closed', 'protocol', 'aborted', 'http-rejected']));
+    // Each case's own kind, so a case that changed kind under load cannot hide behind another.
+    expect(kinds).toEqual([
+      'upgrade-rejected', 'network', 'timeout', 'closed', 'protocol', 'timeout', 'aborted', 'network',
+      'http-rejected', 'network', 'timeout', 'protocol', 'timeout', 'network', 'http-rejected', 'network', 'network', 'aborted', 'aborted',
+      'upgrade-rejected',
+    ]);
   });
 });

@@ -1,5 +1,4 @@
 import { CHART_NAMES, exportCharts, writeCharts, type ChartName } from '../../charts/export.js';
-import { updateDesignTable } from '../../charts/classification.js';
 import { parseArgs } from 'node:util';
 import { parsing } from '../args.js';
 import { UsageError, type Output } from '../output.js';
@@ -12,8 +11,8 @@ Exports the statecharts, generated from the machines themselves (never hand-draw
 Options:
   --format F     mermaid (stateDiagram-v2, default) or json; stdout only
   --chart NAME   one of ${CHART_NAMES.join(', ')} (default: all)
-  --out DIR      write <chart>.mmd, <chart>.json and README.md into DIR instead of printing;
-                 with docs/charts, also refreshes the classification table in docs/design.md
+  --out DIR      write <chart>.mmd, <chart>.json and README.md into DIR instead of printing
+                 (those files only: nothing else in DIR or around it is touched)
   -h, --help     this help`;
 
 /** Runs `resilient-stream charts`. */
@@ -36,7 +35,6 @@ export async function chartsCommand(argv: readonly string[], out: Output): Promi
   if (values.out !== undefined) {
     const written = await writeCharts(values.out);
     for (const file of written) out.progress(`wrote ${file}`);
-    if (/(^|\/)docs\/charts\/?$/.test(values.out) && (await updateDesignTable('docs/design.md'))) out.progress('updated the classification table in docs/design.md');
     return 0;
   }
   const charts = exportCharts();

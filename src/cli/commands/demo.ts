@@ -17,10 +17,12 @@ Options:
   --hours H           simulated duration in hours (default ${DEMO_DEFAULTS.hours})
   --interval S        simulated seconds between two turns of a session (default ${DEMO_DEFAULTS.turnIntervalS})
   --failure MODE      how the upgrade fails: ${FAILURE_MODES.join(', ')} (default ${DEMO_DEFAULTS.failure})
-  --heal-after MIN    simulated minutes until the upstream heals; 0 = never (default ${DEMO_DEFAULTS.healAfterMin})
+  --heal-after MIN    simulated minutes until the upstream heals; 0 = never
+                      (default min(${DEMO_DEFAULTS.healAfterMin}, 36 × hours): 60 % of the run, ${DEMO_DEFAULTS.healAfterMin} with the default hours)
   --seed N            jitter seed (default ${DEMO_DEFAULTS.seed})
   --json              print the figures as JSON on stdout
-  --inspect           open the offline inspector on the run, keep it open until Ctrl-C
+  --inspect           open the offline inspector on the resilient run (paced so a person can
+                      watch); when the run is over the page says "ended" and stays open until Ctrl-C
   -h, --help          this help
 
 Progress goes to stderr, the table to stdout. Exit 0 when every turn completed under both policies.`;
@@ -56,7 +58,6 @@ export async function demoCommand(argv: readonly string[], out: Output): Promise
     healAfterMin: numberOption('heal-after', values['heal-after'], Math.min(DEMO_DEFAULTS.healAfterMin, Math.round(hours * 36)), { min: 0, max: 72 * 60, integer: false }),
     seed: numberOption('seed', values.seed, DEMO_DEFAULTS.seed, { min: 0, max: 2 ** 31 - 1 }),
     paceMs: values.inspect ? 40 : 0,
-    keepManagerOpen: values.inspect === true,
     onProgress: (line) => out.progress(out.dim(line)),
     ...(values.inspect
       ? {
@@ -72,12 +73,11 @@ export async function demoCommand(argv: readonly string[], out: Output): Promise
   if (values.json) out.result(JSON.stringify(withoutHandles(report), null, 2));
   else printReport(report, out);
   const ok = report.resilient.turnsCompleted === report.turnsPerPolicy && report.naive.turnsCompleted === report.turnsPerPolicy;
-  if (values.inspect && report.manager) {
-    out.progress(out.bold('the inspector stays open on the resilient run; press Ctrl-C to stop'));
+  if (values.inspect && stopInspector) {
+    // The run's manager is closed: the page shows "ended" and what the run left behind.
+    out.progress(out.bold('the inspector stays open on the resilient run, which has ended; press Ctrl-C to stop'));
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-    await stopInspector?.();
-    await report.manager.close();
-    await report.upstream?.close();
+    await stopInspector();
   }
   return ok ? 0 : 1;
 }
@@ -97,9 +97,10 @@ function printReport(report: DemoReport, out: Output): void {
     [`failed upgrades the upstream saw (${report.options.failure})`, out.green(`${resilient.failedUpgradeAttempts}`) + ratio, out.red(`${naive.failedUpgradeAttempts}`)],
     ['upgrade attempts in all (after the heal each session opens one)', String(resilient.upgradeAttempts), String(naive.upgradeAttempts)],
     ['warning lines logged', out.green(String(resilient.warnLines)), out.red(String(naive.warnLines))],
-    ['added latency per turn, median', `${resilient.addedLatencyMs.median.toFixed(2)} ms`, `${naive.addedLatencyMs.median.toFixed(2)} ms`],
-    ['added latency per turn, p99', `${resilient.addedLatencyMs.p99.toFixed(2)} ms`, `${naive.addedLatencyMs.p99.toFixed(2)} ms`],
-    ['time turns waited for a WebSocket, in all', humanDuration(resilient.waitedForWebSocketMs.total), humanDuration(naive.waitedForWebSocketMs.total)],
+    ['failed upgrade round trips per turn (× your RTT = latency)', resilient.failedUpgradesPerTurn.toFixed(3), naive.failedUpgradesPerTurn.toFixed(3)],
+    ['time turns waited for a WebSocket, in all (simulated)', humanDuration(resilient.waitedForWebSocketMs.total), humanDuration(naive.waitedForWebSocketMs.total)],
+    ['added latency per turn, median (≥ 0; real part varies)', `${resilient.addedLatencyMs.median.toFixed(2)} ms`, `${naive.addedLatencyMs.median.toFixed(2)} ms`],
+    ['added latency per turn, p99 (≥ 0; real part varies)', `${resilient.addedLatencyMs.p99.toFixed(2)} ms`, `${naive.addedLatencyMs.p99.toFixed(2)} ms`],
     ['back on WebSocket after the upstream healed', back(resilient), back(naive)],
     ['healthy model: upgrades (one per session is ideal)', String(resilient.healthyModelUpgrades), String(naive.healthyModelUpgrades)],
   ];
@@ -108,7 +109,7 @@ function printReport(report: DemoReport, out: Output): void {
   out.result('');
   out.result(table(rows));
   out.result('');
-  out.result(out.dim(`Added latency: each turn's loopback time minus the median of direct HTTP turns started beside it (${report.baselineTurnMs} ms overall), plus the simulated time it waited for a WebSocket.`));
+  out.result(out.dim(`Added latency: per turn, the simulated time it waited for a WebSocket plus the real loopback time it took beyond the direct HTTP turn started beside it (0 when not slower; direct turns took ${report.baselineTurnMs} ms, median). Every figure above it is the same on every run with the same options; the real part of the latency rows varies with machine load.`));
   out.result(out.dim('resilient-stream waits out a growing cooldown before it probes again, so it returns to the WebSocket later than a gateway that retries on every turn: that is the price of not hammering.'));
   out.result('');
   out.result(out.bold('What the operator reads, resilient-stream (first lines):'));

@@ -87,6 +87,8 @@ export interface TokenEndpointOptions {
   readonly clientId?: string;
   /** Lifetime of issued access tokens, in s. Default 3 600. */
   readonly expiresInSec?: number;
+  /** Answer every refresh this long after it arrived, in ms (a slow provider). Default 0. */
+  readonly delayMs?: number;
 }
 
 /** Starts a token endpoint on a random port of 127.0.0.1. */
@@ -162,6 +164,10 @@ export async function startTokenEndpoint(options: TokenEndpointOptions = {}): Pr
       const record: TokenRequestRecord = { refreshToken: form.get('refresh_token') ?? undefined, outcome: 'held' };
       requests.push(record);
       const hold = holds.shift();
+      if (!hold && options.delayMs) {
+        setTimeout(() => answer(res, record, form), options.delayMs);
+        return;
+      }
       if (!hold) return answer(res, record, form);
       let gone = false;
       let markAbandoned!: () => void;

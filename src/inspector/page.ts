@@ -379,7 +379,9 @@ const SCRIPT = String.raw`
       if (openNow) details.open = true;
       var summary = el('summary', null, [ident(g.key), el('span', { cls: 'sub', text: plural(g.sessions.length, 'session') + ':' })].concat(chips(g, true)));
       details.appendChild(summary);
-      details.addEventListener('toggle', function () { S.open[g.key] = details.open; });
+      details.addEventListener('toggle', function () { var was = S.open[g.key] === true; S.open[g.key] = details.open; if (details.open && !was && !details.querySelector('table')) renderActors(); });
+      // A closed group builds no rows: a gateway with thousands of sessions redraws counts only.
+      if (!openNow) { box.appendChild(details); return; }
       var table = el('table', { cls: 'sessions' }, [el('thead', null, [el('tr', null, [el('th', { text: 'session' }), el('th', { text: ended ? 'state at the end' : 'state' }), el('th', { text: 'next probe' }), el('th', { text: 'turns' })])]), el('tbody')]);
       var ep = endpointOf(g.key);
       var until = ep && ep.endpoint ? ep.endpoint.cooldownUntilMs : undefined;

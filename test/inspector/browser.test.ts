@@ -102,6 +102,8 @@ describe.skipIf(!status.available && !inCi)('the inspector page in headless chro
     const details = page.locator(`#sessions details.sgroup[data-endpoint="${BAD}"]`);
     expect(await details.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
     await details.locator('summary').click();
+    // Rows are built when a group opens (a closed group draws counts only).
+    await details.locator('tbody tr[data-actor]').first().waitFor();
     const ids = await details.locator('tbody tr[data-actor]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-actor')));
     expect(ids).toEqual(AGENTS.map((id) => `session:${id}`));
     expect(await details.locator('tr[data-actor="session:agent-2"]').textContent()).toContain('on HTTP');

@@ -365,6 +365,9 @@ const SCRIPT = String.raw`
     var total = 0, http = 0;
     groups.forEach(function (g) { g.sessions.forEach(function (s) { if (s.place.bucket !== 'released') total++; if (s.place.bucket === 'http') http++; }); });
     $('counts').textContent = plural(endpoints.length, 'endpoint') + ' · ' + (ended ? plural(total, 'session') + ' when the run ended' : plural(total, 'live session')) + ' · ' + http + ' on HTTP';
+    // The tab says it too, for a page left open among others.
+    var trouble = endpoints.filter(function (e) { return e.endpoint && (e.endpoint.status === 'cooling-down' || e.endpoint.status === 'unsupported'); }).length;
+    document.title = (ended ? 'ended · ' : trouble ? trouble + ' down · ' + http + ' on HTTP · ' : '') + (S.title || 'resilient-stream inspector');
     renderActorOptions();
   }
   function renderSessions(groups, ended) {
@@ -767,7 +770,7 @@ const SCRIPT = String.raw`
       S.timeline = msg.timeline || [];
       setNow(msg.now, msg.wallClock);
       S.startedAtMs = msg.startedAtMs;
-      if (msg.title) document.title = msg.title;
+      if (msg.title) S.title = msg.title;
       renderAll();
       document.body.setAttribute('data-ready', 'true');
     } else if (msg.type === 'update') {

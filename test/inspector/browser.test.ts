@@ -81,6 +81,7 @@ describe.skipIf(!status.available && !inCi)('the inspector page in headless chro
     expect(await page.locator('#clock-kind').textContent()).toBe('simulated time');
     expect(await page.locator('#now').textContent()).toBe('sim +41:00');
     expect(await page.locator('#counts').textContent()).toBe('3 endpoints · 17 live sessions · 12 on HTTP');
+    expect(await page.title()).toBe('1 down · 12 on HTTP · resilient-stream inspector');
   });
 
   test('counts first: the failing endpoint leads, with its 12 sessions on HTTP and why', async () => {

@@ -1,5 +1,5 @@
 import type { Outcome } from '../machines/outcome.js';
-import type { SecretSet } from './secrets.js';
+import { scrubDeep, type SecretSet } from './secrets.js';
 
 /**
  * Text from an upstream, and errors on their way to a caller, made safe: scrubbed of secrets
@@ -66,6 +66,9 @@ export function scrubbedError(error: unknown, secrets: SecretSet, depth = 0): un
     const descriptor = Object.getOwnPropertyDescriptor(error, key);
     if (!descriptor) continue;
     if (typeof descriptor.value === 'string') descriptor.value = secrets.scrub(descriptor.value);
+    // Plain data the error carries (a transport outcome's response headers, a parsed body) is
+    // upstream text too: a scrubbed copy replaces it, class instances are kept as they are.
+    else if (typeof descriptor.value === 'object' && descriptor.value !== null && !(descriptor.value instanceof Error)) descriptor.value = scrubDeep(descriptor.value, secrets);
     Object.defineProperty(copy, key, descriptor);
   }
   if ('cause' in error) {

@@ -20,7 +20,11 @@ export function classify(outcome: Outcome, nowMs = 0): Failure {
     case 'closed':
       return fromCloseCode(outcome.code, outcome.afterFirstEvent);
     case 'provider-error':
-      return fromProviderError(outcome.code, outcome.status);
+      return fromProviderError(outcome.code, outcome.status, outcome.message);
+    case 'request-invalid':
+      return { class: 'request-fatal', summary: `the request body cannot be sent: ${outcome.detail}`, code: 'request-invalid' };
+    case 'credentials-unavailable':
+      return { class: 'auth', summary: `no token: the credential source failed: ${outcome.detail}`, code: 'credentials-unavailable' };
     case 'protocol':
       // A stream we cannot parse will not parse better on retry over the same transport,
       // but the other transport may be fine: treat it like a server fault.
@@ -68,12 +72,15 @@ function fromCloseCode(code: number, afterFirstEvent: boolean): Failure {
   }
 }
 
-function fromProviderError(code: string | undefined, status: number | undefined): Failure {
-  const summary = `provider error${code ? ` ${code}` : ''}${status ? ` (HTTP ${status})` : ''}`;
+function fromProviderError(code: string | undefined, status: number | undefined, message: string | undefined): Failure {
+  const summary = `provider error${code ? ` ${code}` : ''}${status ? ` (HTTP ${status})` : ''}${message ? `: ${message}` : ''}`;
   const failureCode = code ?? (status ? String(status) : 'provider-error');
   // A status the provider reports inside the stream means what it means on an HTTP answer.
   if (status === 401 || status === 408) return { ...fromStatus('http', status, undefined), summary, code: failureCode };
-  if (code === 'rate_limit_exceeded' || status === 429) return { class: 'rate-limited', summary, code: failureCode };
+  if (code === 'rate_limit_exceeded' || status === 429) {
+    const retryAfterMs = message === undefined ? undefined : retryAfterMsFromMessage(message);
+    return retryAfterMs === undefined ? { class: 'rate-limited', summary, code: failureCode } : { class: 'rate-limited', summary, code: failureCode, retryAfterMs };
+  }
   if (code === 'server_error' || (status !== undefined && status >= 500)) {
     return { class: 'transient-server', summary, code: failureCode };
   }
@@ -102,6 +109,20 @@ export function retryAfterMsFrom(headers: Readonly<Record<string, string>>, nowM
   return Math.max(0, dateMs - nowMs);
 }
 
+/**
+ * Reads the delay out of a rate-limit message such as "Please try again in 11.054s" or
+ * "try again in 250ms" (OpenAI puts it in the text, not in a header). Bounded to a day, so
+ * a garbled message cannot latch anything for long.
+ */
+export function retryAfterMsFromMessage(message: string): number | undefined {
+  const match = /try again in\s+(\d{1,9}(?:\.\d{1,6})?)\s*(ms|milliseconds?|s|sec|seconds?|m|min|minutes?)\b/i.exec(message);
+  if (!match) return undefined;
+  const value = Number(match[1]);
+  const unit = (match[2] ?? 's').toLowerCase();
+  const ms = unit.startsWith('ms') || unit.startsWith('milli') ? value : unit.startsWith('m') ? value * 60_000 : value * 1000;
+  return Number.isFinite(ms) ? Math.min(Math.ceil(ms), 86_400_000) : undefined;
+}
+
 const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 function finiteOrUndefined(value: number): number | undefined {
@@ -124,7 +145,14 @@ export function endpointEffectOf(failure: Failure): EndpointEffect {
   }
 }
 
-/** Whether a turn that failed on the WebSocket before its first event may be sent again over HTTP. */
-export function mayRetryOverHttp(failure: Failure): boolean {
+/**
+ * Whether a turn that failed on the WebSocket before its first event may be sent again over HTTP.
+ * A transport failure may (the other path may well work), except when the request itself is
+ * wrong or the caller gave up. A provider error answered by a working upstream only when it is
+ * a server or network fault: a rate limit or a refused request would be answered the same way.
+ */
+export function mayRetryOverHttp(failure: Failure, outcomeKind?: Outcome['kind']): boolean {
+  if (outcomeKind === 'provider-error') return failure.class === 'transient-server' || failure.class === 'network';
+  if (outcomeKind === 'credentials-unavailable') return false;
   return failure.class !== 'request-fatal' && failure.class !== 'aborted';
 }

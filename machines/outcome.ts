@@ -17,8 +17,15 @@ export type Outcome =
   | { readonly kind: 'timeout'; readonly phase: 'upgrade' | 'first-event' | 'idle' }
   /** The WebSocket closed. `code` 1006 means no close frame arrived (a local observation). */
   | { readonly kind: 'closed'; readonly code: number; readonly afterFirstEvent: boolean }
-  /** The provider sent an error event inside an otherwise healthy stream. */
-  | { readonly kind: 'provider-error'; readonly code?: string; readonly status?: number }
+  /**
+   * The provider sent an error event inside an otherwise healthy stream. `code` and `message`
+   * are upstream text: the runtime scrubs and bounds them before they get here.
+   */
+  | { readonly kind: 'provider-error'; readonly code?: string; readonly status?: number; readonly message?: string }
+  /** The request body could not be encoded (a circular reference, a BigInt, a throwing toJSON). */
+  | { readonly kind: 'request-invalid'; readonly detail: string }
+  /** The credential source could not hand out a token (it threw); nothing was sent. */
+  | { readonly kind: 'credentials-unavailable'; readonly detail: string }
   /** The upstream sent something the protocol cannot parse. */
   | { readonly kind: 'protocol'; readonly detail: string }
   /** The caller aborted the turn through its AbortSignal. */

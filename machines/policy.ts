@@ -15,6 +15,12 @@ export interface Policy {
   readonly minUptimeMs: number;
   /** How long an endpoint that refused WebSocket (426, 404, 403, …) stays latched to HTTP, in ms. Default 21 600 000 (6 h). */
   readonly unsupportedTtlMs: number;
+  /**
+   * Longest an open socket may stay silent after a turn was sent before the turn moves to HTTP,
+   * in ms (the socket is then closed and counted as lost). Default 5 000. The turn's deadline on
+   * the socket is the smaller of this and `firstEventTimeoutMs`.
+   */
+  readonly webSocketFirstEventTimeoutMs: number;
 }
 
 /**
@@ -27,6 +33,8 @@ export interface Policy {
  *   that never heals sees about 60 probes a day, whatever the number of sessions.
  * - `minUptimeMs` 15 s: a socket that opens and dies at once must not reset the backoff (phoenix.js flaps).
  * - `unsupportedTtlMs` 6 h: a refusal to upgrade only changes with a deploy or a config change.
+ * - `webSocketFirstEventTimeoutMs` 5 s: an upstream answers a turn on a socket with
+ *   `response.created` at once; a socket silent for 5 s is broken, and HTTP gets the turn.
  */
 export const DEFAULT_POLICY: Policy = {
   cooldown: { initialMs: 45_000, maxMs: 1_800_000, multiplier: 2, jitterRatio: 0.2, retryAfterCapMs: 21_600_000 },
@@ -34,4 +42,5 @@ export const DEFAULT_POLICY: Policy = {
   upgradeBudgetMs: 1_000,
   minUptimeMs: 15_000,
   unsupportedTtlMs: 21_600_000,
+  webSocketFirstEventTimeoutMs: 5_000,
 };

@@ -1,4 +1,4 @@
-import { assign, enqueueActions, fromCallback, setup, stateIn, type ActorRefFrom, type AnyActorRef } from 'xstate';
+import { and, assign, enqueueActions, fromCallback, not, setup, stateIn, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import { classify, mayRetryOverHttp } from './classify.js';
 import type { CredentialEvent, CredentialReply } from './credential.js';
 import type { DenyReason, EndpointEvent, EndpointReply } from './endpoint.js';
@@ -31,7 +31,14 @@ export interface TurnContext {
   readonly firstEventSeen: boolean;
   readonly switchedToHttp: boolean;
   readonly authRetried: boolean;
+  /** While on HTTP, why (the session's reason, `upgrade-budget-spent`, or `moved-after-failure`). */
+  readonly httpReason: HttpReason | undefined;
+  /** Why the previous send failed, when the turn went on (moved to HTTP, or refreshed). */
+  readonly attemptFailure: Failure | undefined;
 }
+
+/** Why a session or a turn goes over HTTP. */
+export type HttpReason = DenyReason | 'upgrade-failed' | 'refresh-failed' | 'credentials-unavailable' | 'upgrade-budget-spent' | 'moved-after-failure';
 
 /** How the last turn ended. */
 export interface TurnResult {
@@ -53,13 +60,21 @@ export type SessionEvent =
       readonly atMs: number;
       /** Generation of the token the request carried (so a 401 refreshes the right one). */
       readonly credentialGeneration: number;
+      /**
+       * Whether the consumer already got an event of this turn. The facade says it here instead
+       * of sending TURN_FIRST_EVENT on every turn (a healthy turn then costs the chart 2 events).
+       */
+      readonly afterFirstEvent?: boolean;
     }
   /** The caller gave up on the turn (abort signal, iterator closed) before it ended. */
   | { readonly type: 'TURN_CANCELLED'; readonly turnId: string; readonly atMs: number }
   | { readonly type: 'RELEASE'; readonly atMs: number }
   | { readonly type: 'SOCKET.OPENED'; readonly atMs: number }
   | { readonly type: 'SOCKET.FAILED'; readonly outcome: Outcome; readonly atMs: number; readonly credentialGeneration: number }
-  | { readonly type: 'SOCKET.CLOSED'; readonly outcome: Outcome; readonly atMs: number }
+  /** The socket ended; `local` when this side closed it without the upstream being at fault (never blames the endpoint). */
+  | { readonly type: 'SOCKET.CLOSED'; readonly outcome: Outcome; readonly atMs: number; readonly local?: boolean }
+  /** The socket could not be opened because the credential source failed: nothing was sent. */
+  | { readonly type: 'SOCKET.CREDENTIALS_UNAVAILABLE'; readonly detail: string; readonly atMs: number }
   | EndpointReply
   | CredentialReply;
 
@@ -104,7 +119,7 @@ export interface SessionContext {
   readonly credentialGeneration: number;
   /** While on HTTP: when the endpoint may let us try WebSocket again, and why not now. */
   readonly httpUntilMs: number | undefined;
-  readonly httpReason: DenyReason | 'upgrade-failed' | 'refresh-failed' | undefined;
+  readonly httpReason: HttpReason | undefined;
   readonly lastFailure: Failure | undefined;
   readonly turn: TurnContext | undefined;
   readonly lastTurn: TurnResult | undefined;
@@ -212,6 +227,13 @@ export function createSessionMachine() {
         lastFailure: ({ context, event }) => (event.type === 'SOCKET.FAILED' ? classify(event.outcome, event.atMs) : context.lastFailure),
       }),
       stayOnHttpAfterTheRefreshFailed: assign({ httpReason: 'refresh-failed', httpUntilMs: undefined, upgradeAuthRetried: false }),
+      stayOnHttpWithoutCredentials: assign(({ event }) => ({
+        httpReason: 'credentials-unavailable' as const,
+        httpUntilMs: undefined,
+        upgradeAuthRetried: false,
+        lastFailure: event.type === 'SOCKET.CREDENTIALS_UNAVAILABLE' ? classify({ kind: 'credentials-unavailable', detail: event.detail }) : undefined,
+      })),
+      forgetTheSocketClosedHere: assign({ openedAtMs: undefined }),
       openTheTurn: assign(({ event }) => {
         if (event.type !== 'TURN_REQUESTED') return {};
         return {
@@ -223,24 +245,36 @@ export function createSessionMachine() {
             firstEventSeen: false,
             switchedToHttp: false,
             authRetried: false,
+            httpReason: undefined,
+            attemptFailure: undefined,
           },
         };
       }),
-      sendTheTurnOver: assign(({ context }, params: { transport: TransportKind }) => {
+      sendTheTurnOver: assign(({ context }, params: { transport: TransportKind; budgetSpent?: boolean }) => {
         const turn = context.turn;
         if (!turn) return {};
-        return { turn: { ...turn, transport: params.transport, attempt: turn.attempt + 1 } };
+        const httpReason = params.transport === 'websocket' ? undefined : params.budgetSpent ? 'upgrade-budget-spent' : context.httpReason;
+        return { turn: { ...turn, transport: params.transport, attempt: turn.attempt + 1, httpReason } };
       }),
       switchTheTurnToHttp: assign(({ context }) => {
         const turn = context.turn;
         if (!turn) return {};
-        return { turn: { ...turn, transport: 'http' as const, attempt: turn.attempt + 1, switchedToHttp: true } };
+        return { turn: { ...turn, transport: 'http' as const, attempt: turn.attempt + 1, switchedToHttp: true, httpReason: 'moved-after-failure' as const } };
       }),
-      sendTheTurnAgainWithTheNewToken: assign(({ context }) => {
+      // A token refused inside a socket's stream condemned that socket (it carries the token of its
+      // handshake): the resend goes over HTTP with the new token, and the next turn upgrades afresh.
+      sendTheTurnAgainWithTheNewToken: assign(({ context }, params: { transport: TransportKind | 'same' }) => {
         const turn = context.turn;
         if (!turn) return {};
-        return { turn: { ...turn, attempt: turn.attempt + 1, authRetried: true } };
+        const transport = params.transport === 'same' ? turn.transport : params.transport;
+        const moved = transport !== turn.transport;
+        return {
+          turn: { ...turn, transport, attempt: turn.attempt + 1, authRetried: true, ...(moved ? { switchedToHttp: true, httpReason: 'moved-after-failure' as const } : {}) },
+        };
       }),
+      rememberWhyTheAttemptFailed: assign(({ context, event }) =>
+        context.turn && event.type === 'TURN_FAILED' ? { turn: { ...context.turn, attemptFailure: classify(event.outcome, event.atMs) } } : {},
+      ),
       noteTheFirstEvent: assign(({ context }) => (context.turn ? { turn: { ...context.turn, firstEventSeen: true } } : {})),
       closeTheTurnAsCompleted: assign(({ context }) => ({
         turn: undefined,
@@ -291,13 +325,23 @@ export function createSessionMachine() {
       theTurnCanMoveToHttp: ({ context, event }) => {
         const turn = context.turn;
         if (event.type !== 'TURN_FAILED' || !turn || event.turnId !== turn.id) return false;
-        return turn.transport === 'websocket' && !turn.firstEventSeen && !turn.switchedToHttp && mayRetryOverHttp(classify(event.outcome));
+        if (turn.firstEventSeen || event.afterFirstEvent === true) return false;
+        return turn.transport === 'websocket' && !turn.switchedToHttp && mayRetryOverHttp(classify(event.outcome), event.outcome.kind);
       },
       theTurnMayRefreshOnce: ({ context, event }) => {
         const turn = context.turn;
         if (event.type !== 'TURN_FAILED' || !turn || event.turnId !== turn.id) return false;
-        return !turn.authRetried && !turn.firstEventSeen && classify(event.outcome).class === 'auth';
+        // A source that cannot hand out a token will not refresh one either.
+        if (event.outcome.kind === 'credentials-unavailable') return false;
+        return !turn.authRetried && !turn.firstEventSeen && event.afterFirstEvent !== true && classify(event.outcome).class === 'auth';
       },
+      theSocketsTokenWasRefused: ({ context, event }) => {
+        const turn = context.turn;
+        if (event.type !== 'TURN_FAILED' || !turn || event.turnId !== turn.id || turn.transport !== 'websocket') return false;
+        return event.outcome.kind === 'provider-error' && classify(event.outcome).class === 'auth';
+      },
+      theSocketWasClosedHere: ({ event }) => event.type === 'SOCKET.CLOSED' && event.local === true,
+      theTurnLostItsSocket: and([({ context }) => context.turn?.transport === 'websocket', not(stateIn('#session.active.connection.socket.open'))]),
       theEventIsForThisTurn: ({ context, event }) => 'turnId' in event && context.turn?.id === event.turnId,
     },
     delays: {
@@ -403,6 +447,11 @@ export function createSessionMachine() {
                     after: { upgradeTimeout: { target: '#session.active.connection.fallback', actions: 'reportTheUpgradeTimeout' } },
                     on: {
                       'SOCKET.OPENED': { target: 'open', actions: ['noteTheTime', 'reportTheOpenSocket'] },
+                      // No token to send: give the probe back, blame nobody, go over HTTP (where the turn meets the same problem).
+                      'SOCKET.CREDENTIALS_UNAVAILABLE': {
+                        target: '#session.active.connection.fallback',
+                        actions: ['noteTheTime', 'giveTheProbeBack', 'stayOnHttpWithoutCredentials'],
+                      },
                       'SOCKET.FAILED': [
                         {
                           guard: 'theUpgradeWasRefusedForAuthTheFirstTime',
@@ -416,7 +465,13 @@ export function createSessionMachine() {
                   open: {
                     description: 'A socket is open and reused by every turn of the session.',
                     on: {
-                      'SOCKET.CLOSED': { target: '#session.active.connection.idle', actions: ['noteTheTime', 'reportTheLostSocket'] },
+                      'SOCKET.CLOSED': [
+                        // A break, return(), abort or release closed it here: nobody's fault, the endpoint is not told.
+                        { guard: 'theSocketWasClosedHere', target: '#session.active.connection.idle', actions: ['noteTheTime', 'forgetTheSocketClosedHere'] },
+                        { target: '#session.active.connection.idle', actions: ['noteTheTime', 'reportTheLostSocket'] },
+                      ],
+                      // The socket's handshake token was refused mid-stream: close it (locally, no blame); the next turn upgrades with the new token.
+                      TURN_FAILED: { guard: 'theSocketsTokenWasRefused', target: '#session.active.connection.idle', actions: 'forgetTheSocketClosedHere' },
                     },
                   },
                 },
@@ -459,7 +514,7 @@ export function createSessionMachine() {
                   { guard: 'theSessionIsOnHttp', target: 'streaming', actions: { type: 'sendTheTurnOver', params: { transport: 'http' } } },
                   { guard: 'signInIsRequired', target: 'idle', actions: 'refuseTheTurnUntilSignIn' },
                 ],
-                after: { upgradeBudget: { target: 'streaming', actions: { type: 'sendTheTurnOver', params: { transport: 'http' } } } },
+                after: { upgradeBudget: { target: 'streaming', actions: { type: 'sendTheTurnOver', params: { transport: 'http', budgetSpent: true } } } },
                 on: { TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'closeTheTurnAsCancelled'] } },
               },
               streaming: {
@@ -469,8 +524,8 @@ export function createSessionMachine() {
                   TURN_COMPLETED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'closeTheTurnAsCompleted'] },
                   TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'closeTheTurnAsCancelled'] },
                   TURN_FAILED: [
-                    { guard: 'theTurnCanMoveToHttp', target: 'streaming', reenter: true, actions: ['noteTheTime', 'switchTheTurnToHttp'] },
-                    { guard: 'theTurnMayRefreshOnce', target: 'refreshingCredentials', actions: ['noteTheTime', 'reportTheRejectedToken'] },
+                    { guard: 'theTurnCanMoveToHttp', target: 'streaming', reenter: true, actions: ['noteTheTime', 'rememberWhyTheAttemptFailed', 'switchTheTurnToHttp'] },
+                    { guard: 'theTurnMayRefreshOnce', target: 'refreshingCredentials', actions: ['noteTheTime', 'rememberWhyTheAttemptFailed', 'reportTheRejectedToken'] },
                     { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'closeTheTurnAsFailed'] },
                   ],
                 },
@@ -478,7 +533,14 @@ export function createSessionMachine() {
               refreshingCredentials: {
                 description: 'The request answered 401: wait for the single-flight refresh, then send it once more.',
                 on: {
-                  'CREDENTIAL.REFRESHED': { target: 'streaming', actions: ['noteTheTime', 'rememberTheUsableGeneration', 'sendTheTurnAgainWithTheNewToken'] },
+                  'CREDENTIAL.REFRESHED': [
+                    {
+                      guard: 'theTurnLostItsSocket',
+                      target: 'streaming',
+                      actions: ['noteTheTime', 'rememberTheUsableGeneration', { type: 'sendTheTurnAgainWithTheNewToken', params: { transport: 'http' } }],
+                    },
+                    { target: 'streaming', actions: ['noteTheTime', 'rememberTheUsableGeneration', { type: 'sendTheTurnAgainWithTheNewToken', params: { transport: 'same' } }] },
+                  ],
                   'CREDENTIAL.REFRESH_FAILED': { target: 'idle', actions: 'closeTheTurnAsFailed' },
                   'CREDENTIAL.REAUTH_REQUIRED': { target: 'idle', actions: 'closeTheTurnAsFailed' },
                   TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'closeTheTurnAsCancelled'] },

@@ -29,7 +29,8 @@ const PROTOCOL_MEMBERS = {
   parseSseEvent: 'function',
   isTerminal: 'function',
   providerErrorOutcome: 'function',
-} as const satisfies Record<keyof ProviderProtocol, 'string' | 'function'>;
+  isPreamble: 'optional function',
+} as const satisfies Record<keyof ProviderProtocol, 'string' | 'function' | 'optional function'>;
 
 /** An HTTP header name (RFC 9110 token). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -91,7 +92,7 @@ export function checkEndpoints(endpoints: unknown): Record<string, EndpointConfi
 function checkProtocol(field: string, protocol: unknown): void {
   const expected = 'a ProviderProtocol (e.g. openAIResponses) with name, webSocketFrame(), httpRequest(), parseWebSocketMessage(), parseSseEvent(), isTerminal() and providerErrorOutcome()';
   if (typeof protocol !== 'object' || protocol === null) throw new ConfigError(field, `expected ${expected}, got ${describeValue(protocol)}`);
-  const methods = Object.fromEntries(Object.entries(PROTOCOL_MEMBERS).filter(([, kind]) => kind === 'function').map(([name]) => [name, 'required' as const]));
+  const methods = Object.fromEntries(Object.entries(PROTOCOL_MEMBERS).filter(([, kind]) => kind !== 'string').map(([name, kind]) => [name, kind === 'function' ? ('required' as const) : ('optional' as const)]));
   checkMethods(field, protocol, methods, expected);
   const name = (protocol as Record<string, unknown>)['name'];
   if (typeof name !== 'string' || name.length === 0) throw new ConfigError(`${field}.name`, `expected a non-empty string, got ${describeValue(name)}`);

@@ -92,7 +92,7 @@ export interface TurnEvent {
   readonly phases: readonly TurnPhase[];
 }
 
-/** The manager's typed events (eventemitter3). Listeners must not throw. */
+/** The manager's typed events (eventemitter3). A listener that throws is logged at error level and skipped: it never changes a turn. */
 export interface ManagerEvents {
   transition: (event: TransitionEvent) => void;
   fallback: (event: FallbackEvent) => void;

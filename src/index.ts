@@ -8,8 +8,18 @@ export { Session } from './session.js';
 export type { SessionState, StreamOptions } from './session.js';
 export type { EndpointConfig } from './config.js';
 export type { PolicyOptions, RuntimePolicy } from './options.js';
-export { resolvePolicy, DEFAULT_STREAM_POLICY } from './options.js';
-export { ConfigError, TurnFailedError, TurnInProgressError, ClosedError } from './errors.js';
+export { resolvePolicy, DEFAULT_STREAM_POLICY, MAX_TIMER_MS } from './options.js';
+export {
+  ConfigError,
+  TurnFailedError,
+  TurnInProgressError,
+  ClosedError,
+  isConfigError,
+  isTurnFailedError,
+  isTurnInProgressError,
+  isClosedError,
+  type TurnFailedCode,
+} from './errors.js';
 export type {
   ManagerEvents,
   TransitionEvent,
@@ -18,6 +28,7 @@ export type {
   ReauthRequiredEvent,
   UpgradeEvent,
   TurnEvent,
+  TurnPhase,
   ActorKind,
 } from './events.js';
 export type { Logger } from './logging.js';
@@ -27,6 +38,10 @@ export type { CoordinationStore } from './stores/store.js';
 export { memoryStore } from './stores/memory.js';
 export { redisStore, DEFAULT_REDIS_KEY_PREFIX } from './stores/redis.js';
 export type { RedisStoreOptions, RedisScriptClient } from './stores/redis.js';
+export { redisCredentialStore, DEFAULT_CREDENTIAL_KEY_PREFIX } from './stores/redis-credentials.js';
+export type { RedisCredentialStoreOptions } from './stores/redis-credentials.js';
+export type { CredentialEncryptionKey } from './stores/credential-cipher.js';
+export type { RedisSubscriberClient } from './stores/redis-subscriber.js';
 export type { CredentialSource } from './auth/credential-source.js';
 export { RefreshError } from './auth/credential-source.js';
 export { staticToken } from './auth/static-token.js';
@@ -40,8 +55,8 @@ export {
 } from './auth/index.js';
 export { startInspector } from './inspector/index.js';
 export type { Inspector, InspectorOptions } from './inspector/index.js';
-export type { ProviderProtocol, ProviderEvent } from './transports/provider.js';
-export { openAIResponses } from './transports/openai-responses.js';
+export type { ProviderProtocol, ProviderEvent, TurnSend } from './transports/provider.js';
+export { openAIResponses, createOpenAIResponses, type OpenAIResponsesOptions } from './transports/openai-responses.js';
 export { TransportError } from './transports/transport-error.js';
 export { DEFAULT_POLICY } from '../machines/policy.js';
 export type { Policy } from '../machines/policy.js';

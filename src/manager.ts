@@ -2,9 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { createActor, fromPromise, type InspectionEvent, type Observer, type StateValue } from 'xstate';
 import { createEndpointMachine, type EndpointContext, type ProbeRecord } from '../machines/endpoint.js';
 import type { Failure } from '../machines/failure.js';
-import { classify } from '../machines/classify.js';
-import type { Outcome } from '../machines/outcome.js';
-import { createSessionMachine, type TransportKind } from '../machines/session.js';
+import { createSessionMachine } from '../machines/session.js';
 import type { CredentialSource } from './auth/credential-source.js';
 import { createCredentialActor, createCredentialRuntime, type CredentialRuntime } from './auth/credential-runtime.js';
 import { staticToken } from './auth/static-token.js';
@@ -16,13 +14,15 @@ import { checkLogger, type Logger } from './logging.js';
 import { attachTelemetry } from './telemetry.js';
 import { TransitionObserver } from './observer.js';
 import { checkManagerOptions, resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
-import { Session, type SessionActor } from './session.js';
+import { Session } from './session.js';
+import type { SessionActor } from './turn-runner.js';
 import { statePaths } from './state.js';
 import { createSocketActor } from './socket-actor.js';
 import type { CoordinationStore } from './stores/store.js';
 import { sanitizeInspectionEvent } from './inspector/sanitize.js';
-import { headerSecrets, scrubDeep, scrubbingLogger, secretSetCache } from './secrets.js';
-import { awaitDecision, type TurnRunner } from './turn-runner.js';
+import type { TurnRunner } from './turn-runner.js';
+import { headerSecrets, scrubDeep, scrubbingLogger, secretSetCache, SecretSet, scrubText } from './secrets.js';
+import { boundedScrub, MAX_MESSAGE_CHARS } from './untrusted.js';
 import { openAIResponses } from './transports/openai-responses.js';
 import { streamHttp } from './transports/http-sse.js';
 import type { ProviderEvent, ProviderProtocol } from './transports/provider.js';
@@ -152,6 +152,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
               const entry = this.sessions.get(sessionId);
               if (entry) entry.connection = connection;
             },
+            describeCredentialError: (error) =>
+              boundedScrub(error instanceof Error ? `${error.name}: ${error.message}` : String(error), new SecretSet(this.redactionSecrets()), MAX_MESSAGE_CHARS),
           },
           this.policy.upgradeTimeoutMs,
         ),
@@ -399,68 +401,73 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     const manager = this;
     return {
       now: () => manager.clock.now(),
-      awaitDecision: (actor, turnId, afterAttempt, signal) => awaitDecision(actor, turnId, afterAttempt, signal, () => manager.clock.now()),
       credentialFor: (endpointKey) => manager.endpointEntry(endpointKey).credential.runtime.current(),
-      open(session, transport, body, token, signal) {
-        const endpoint = manager.endpointEntry(session.endpointKey);
+      open(sessionId, endpointKey, transport, body, token, signal, send) {
+        const endpoint = manager.endpointEntry(endpointKey);
         const policy = manager.policy;
         if (transport === 'http') {
           return streamHttp({
             url: endpoint.config.httpUrl,
             token,
             body,
+            send,
             protocol: endpoint.protocol,
             firstEventTimeoutMs: policy.firstEventTimeoutMs,
             idleTimeoutMs: policy.idleTimeoutMs,
-            ...(signal ? { signal } : {}),
+            signal,
             ...(endpoint.config.headers ? { headers: endpoint.config.headers } : {}),
           });
         }
-        const connection = manager.sessions.get(session.id)?.connection;
+        const connection = manager.sessions.get(sessionId)?.connection;
         if (!connection || !connection.isOpen) {
-          // The socket went between the chart's decision and now: let the chart move the turn to HTTP.
+          // The socket went between the chart's decision and now (its owner reported the end): the chart moves the turn to HTTP.
           return failingStream(new TransportError({ kind: 'closed', code: 1006, afterFirstEvent: false }, 'the session socket closed before the turn was sent'));
         }
-        return connection.streamTurn(endpoint.protocol.webSocketFrame(body), {
+        let frame: string;
+        try {
+          frame = endpoint.protocol.webSocketFrame(body, send);
+        } catch (error) {
+          return failingStream(requestInvalid(error));
+        }
+        return connection.streamTurn(frame, {
           protocol: endpoint.protocol,
-          firstEventTimeoutMs: policy.firstEventTimeoutMs,
+          // A socket that stays silent costs at most this before the turn moves to HTTP.
+          firstEventTimeoutMs: Math.min(policy.webSocketFirstEventTimeoutMs, policy.firstEventTimeoutMs),
           idleTimeoutMs: policy.idleTimeoutMs,
-          ...(signal ? { signal } : {}),
+          signal,
         });
       },
       protocolFor: (endpointKey) => manager.endpointEntry(endpointKey).protocol,
-      providerFailure: (protocol, event) => {
-        const outcome = protocol.providerErrorOutcome(event);
-        return outcome ? classify(outcome) : undefined;
-      },
-      noteWebSocketTurnFailure(sessionId, outcome: Outcome, atMs) {
-        const entry = manager.sessions.get(sessionId);
-        const connection = entry?.connection;
-        if (!entry || !connection || connection.isOpen) return;
-        // A close during a turn is reported by the turn, not by onClose: tell the connection region too.
-        entry.connection = undefined;
-        entry.actor.send({ type: 'SOCKET.CLOSED', outcome, atMs });
-      },
-      turnEnded(session, turnId, result, transport: TransportKind | undefined, failure, startedAtMs, firstEventAtMs) {
-        const nowMs = manager.clock.now();
-        manager.emit('turn', {
-          sessionId: session.id,
-          endpointKey: session.endpointKey,
-          turnId,
-          result,
-          transport,
-          startedAtMs,
-          durationMs: nowMs - startedAtMs,
-          // Bridge until the turn path reports its own sends and phases (branch `turn`).
-          attempts: transport ? 1 : 0,
-          phases: transport ? [{ kind: 'attempt', startedAtMs, endedAtMs: nowMs, transport, result: result === 'completed' ? 'ok' : 'failed', ...(failure ? { failure } : {}) }] : [],
-          firstEventMs: firstEventAtMs === undefined ? undefined : firstEventAtMs - startedAtMs,
-          ...(failure ? { failure } : {}),
-        });
+      secrets: () => new SecretSet(manager.redactionSecrets()),
+      turnEnded(event) {
+        manager.publish('turn', event);
       },
       release: (sessionId) => manager.release(sessionId),
     };
   }
+
+  /**
+   * Emits to the listeners; a listener that throws is logged at error level and skipped, so it
+   * never changes a turn or a chart. @internal
+   */
+  publish<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, ...args: EventEmitter.EventArgs<ManagerEvents, T>): void {
+    try {
+      this.emit(event, ...args);
+    } catch (error) {
+      this.logger.error({ event, err: scrubText(String(error), this.redactionSecrets()) }, `a listener of "${String(event)}" threw; it was skipped (listeners must not throw)`);
+    }
+  }
+
+  /** `await using manager = createSessionManager(…)`: closes the manager at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** The request body could not be encoded (circular, BigInt, a throwing toJSON): the turn fails as request-fatal. */
+export function requestInvalid(error: unknown): TransportError {
+  const detail = (error instanceof Error ? error.message : String(error)).slice(0, 200);
+  return new TransportError({ kind: 'request-invalid', detail }, `the request body cannot be encoded: ${detail}`, { cause: error });
 }
 
 async function* failingStream(error: Error): AsyncGenerator<ProviderEvent, void, undefined> {

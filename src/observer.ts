@@ -53,6 +53,15 @@ export class TransitionObserver {
     });
   }
 
+  /** Emits to the host's listeners; a listener that throws is logged and skipped, never felt by a chart or a turn. */
+  private emit<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, ...args: EventEmitter.EventArgs<ManagerEvents, T>): void {
+    try {
+      this.emitter.emit(event, ...args);
+    } catch (error) {
+      this.logger.error({ event, err: String(error) }, `a listener of "${String(event)}" threw; it was skipped (listeners must not throw)`);
+    }
+  }
+
   /** The inspection callback: notes which event is about to be processed, so transitions can name their cause. */
   readonly inspect = (event: InspectionEvent): void => {
     if (event.type !== '@xstate.event') return;
@@ -79,30 +88,33 @@ export class TransitionObserver {
     if (watched.kind === 'session') {
       const session = context as SessionContext;
       const failure = session.lastFailure;
-      if (this.emitter.listenerCount('transition') > 0) this.emitter.emit('transition', { actor: 'session', id: watched.id, from, to, cause, atMs, ...(failure && to.endsWith('fallback') ? { failure } : {}) });
+      if (this.emitter.listenerCount('transition') > 0) this.emit('transition', { actor: 'session', id: watched.id, from, to, cause, atMs, ...(failure && to.endsWith('fallback') ? { failure } : {}) });
       this.onSessionTransition(watched, from, to, session, atMs);
     } else if (watched.kind === 'endpoint') {
       const endpoint = context as EndpointContext;
       const failure = endpoint.lastFailure;
-      if (this.emitter.listenerCount('transition') > 0) this.emitter.emit('transition', { actor: 'endpoint', id: watched.id, from, to, cause, atMs, ...(failure && to !== 'healthy.settling' ? { failure } : {}) });
+      if (this.emitter.listenerCount('transition') > 0) this.emit('transition', { actor: 'endpoint', id: watched.id, from, to, cause, atMs, ...(failure && to !== 'healthy.settling' ? { failure } : {}) });
       this.onEndpointTransition(watched, from, to, endpoint, atMs);
     } else {
       const credential = context as CredentialContext;
-      if (this.emitter.listenerCount('transition') > 0) this.emitter.emit('transition', { actor: 'credential', id: watched.id, from, to, cause, atMs });
+      if (this.emitter.listenerCount('transition') > 0) this.emit('transition', { actor: 'credential', id: watched.id, from, to, cause, atMs });
       this.onCredentialTransition(watched, to, credential);
     }
   }
 
   private onSessionTransition(watched: Watched, from: string, to: string, context: SessionContext, atMs: number): void {
-    if (to === 'active.connection.socket.connecting') watched.connectingSinceMs = atMs;
-    if (from === 'active.connection.socket.connecting' && to !== 'active.connection.socket.open') {
+    const startedAtMs = context.connectStartedAtMs ?? atMs;
+    // A release mid-upgrade ends nothing that failed: no `upgrade` event (an old failure is not this upgrade's).
+    // No token means no upgrade was attempted: not an upgrade failure either.
+    const upgradeFailed = to !== 'active.connection.socket.open' && to !== 'released' && context.httpReason !== 'credentials-unavailable';
+    if (from === 'active.connection.socket.connecting' && upgradeFailed) {
       const failure = context.lastFailure;
-      this.emitter.emit('upgrade', { sessionId: watched.id, endpointKey: context.endpointKey, result: 'failed', atMs, startedAtMs: watched.connectingSinceMs ?? atMs, ...(failure ? { failure } : {}) });
+      this.emit('upgrade', { sessionId: watched.id, endpointKey: context.endpointKey, result: 'failed', atMs, startedAtMs, ...(failure ? { failure } : {}) });
     }
     if (to === 'active.connection.socket.open') {
-      this.emitter.emit('upgrade', { sessionId: watched.id, endpointKey: context.endpointKey, result: 'opened', atMs, startedAtMs: watched.connectingSinceMs ?? atMs });
+      this.emit('upgrade', { sessionId: watched.id, endpointKey: context.endpointKey, result: 'opened', atMs, startedAtMs });
       if (watched.unhealthySinceMs !== undefined) {
-        this.emitter.emit('recovered', { actor: 'session', id: watched.id, endpointKey: context.endpointKey, downForMs: atMs - watched.unhealthySinceMs });
+        this.emit('recovered', { actor: 'session', id: watched.id, endpointKey: context.endpointKey, downForMs: atMs - watched.unhealthySinceMs });
         watched.unhealthySinceMs = undefined;
       }
     }
@@ -112,7 +124,7 @@ export class TransitionObserver {
       if (watched.unhealthySinceMs !== undefined) return;
       watched.unhealthySinceMs = atMs;
       const reason = context.httpReason ?? 'upgrade-failed';
-      this.emitter.emit('fallback', {
+      this.emit('fallback', {
         sessionId: watched.id,
         endpointKey: context.endpointKey,
         reason,
@@ -150,7 +162,7 @@ export class TransitionObserver {
       if (watched.unhealthySinceMs !== undefined) {
         const downForMs = atMs - watched.unhealthySinceMs;
         this.logger.info({ ...base, downForMs }, `WebSocket to ${context.endpointKey} works again after ${humanDuration(downForMs)}${alsoSuppressed}`);
-        this.emitter.emit('recovered', { actor: 'endpoint', id: watched.id, endpointKey: context.endpointKey, downForMs });
+        this.emit('recovered', { actor: 'endpoint', id: watched.id, endpointKey: context.endpointKey, downForMs });
         watched.unhealthySinceMs = undefined;
       }
     } else if (to === 'probing.awaitingProbe' && (from === 'coolingDown' || from === 'unsupported')) {
@@ -162,7 +174,7 @@ export class TransitionObserver {
     if (to === 'reauthRequired') {
       const summary = context.lastFailureSummary ?? 'sign-in required';
       this.logger.error({ credentialId: watched.id }, `credentials ${watched.id}: ${summary}`);
-      this.emitter.emit('reauth-required', { credentialId: watched.id, summary });
+      this.emit('reauth-required', { credentialId: watched.id, summary });
     } else if (to === 'retrying') {
       this.logger.warn({ credentialId: watched.id, retryInMs: context.retryDelayMs }, `credentials ${watched.id}: ${context.lastFailureSummary ?? 'refresh failed'}; retrying in ${humanDuration(context.retryDelayMs)}`);
     } else if (to === 'refreshing') {

@@ -36,6 +36,8 @@ export interface PolicyOptions {
   idleTimeoutMs?: number;
   /** Client ping period on open sockets, in ms; 0 disables. Default 30 000. */
   pingIntervalMs?: number;
+  /** Longest an open socket may stay silent after a turn was sent before the turn moves to HTTP, in ms. Default 5 000. */
+  webSocketFirstEventTimeoutMs?: number;
 }
 
 // Compile-time guard: a field added to the charts' Policy must be documented in PolicyOptions.

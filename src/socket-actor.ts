@@ -14,14 +14,17 @@ export interface SocketHost {
   credentialFor(endpointKey: string): Promise<{ token: string; generation: number }>;
   /** Hands the open connection to the session so turns can use it; `undefined` when it goes. */
   attach(sessionId: string, connection: WebSocketConnection | undefined): void;
+  /** A sentence about a credential source's failure, scrubbed of secrets and bounded. */
+  describeCredentialError(error: unknown): string;
 }
 
 /** A safety net only: the session chart owns the real upgrade deadline on the manager's clock. */
 const TRANSPORT_TIMEOUT_MARGIN_MS = 5_000;
 
 /**
- * The session chart's `webSocket` actor: opens the socket when the chart enters `socket`,
- * reports what happened, and closes it when the chart leaves. It decides nothing.
+ * The session chart's `webSocket` actor, the socket's one owner: opens it when the chart enters
+ * `socket`, reports every end of it (remote, or local with `local: true`, which never blames
+ * the endpoint), and closes it when the chart leaves. It decides nothing.
  */
 export function createSocketActor(host: SocketHost, upgradeTimeoutMs: number) {
   return fromCallback<SessionEvent, SocketActorInput>(({ input, sendBack }) => {
@@ -33,10 +36,16 @@ export function createSocketActor(host: SocketHost, upgradeTimeoutMs: number) {
     };
 
     void (async () => {
-      let generation = input.credentialGeneration;
+      let credential: { token: string; generation: number };
       try {
-        const credential = await host.credentialFor(input.endpointKey);
-        generation = credential.generation;
+        credential = await host.credentialFor(input.endpointKey);
+      } catch (error) {
+        // No token to send: a credential problem, never a failed upgrade of the endpoint.
+        report({ type: 'SOCKET.CREDENTIALS_UNAVAILABLE', detail: host.describeCredentialError(error), atMs: host.clock.now() });
+        return;
+      }
+      const generation = credential.generation;
+      try {
         const target = host.socketOptions(input.endpointKey);
         const opened = await openWebSocket({
           url: target.url,
@@ -52,11 +61,13 @@ export function createSocketActor(host: SocketHost, upgradeTimeoutMs: number) {
         }
         connection = opened;
         host.attach(input.sessionId, opened);
-        opened.onClose((outcome: Outcome) => {
-          host.attach(input.sessionId, undefined);
-          report({ type: 'SOCKET.CLOSED', outcome, atMs: host.clock.now() });
-        });
         report({ type: 'SOCKET.OPENED', atMs: host.clock.now() });
+        // Attached after OPENED: a socket that already dropped reports its end at once, in order.
+        opened.onClose(({ outcome, local }) => {
+          connection = undefined;
+          host.attach(input.sessionId, undefined);
+          report({ type: 'SOCKET.CLOSED', outcome, local, atMs: host.clock.now() });
+        });
       } catch (error) {
         if (stopped) return;
         const outcome: Outcome = isTransportError(error) ? error.outcome : { kind: 'network', code: 'UNKNOWN', phase: 'upgrade' };

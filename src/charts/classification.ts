@@ -76,10 +76,13 @@ export const CLASSIFICATION_CASES: readonly ClassificationCase[] = [
   closed(1013, 'try again later'),
   closed(1014, 'bad gateway'),
   closed(4000, 'application code, unknown'),
-  { happened: 'provider error `rate_limit_exceeded` or status 429', where: 'stream', outcome: { kind: 'provider-error', code: 'rate_limit_exceeded' } },
+  { happened: 'provider error `rate_limit_exceeded` or status 429 (a "try again in N s" in its message is its Retry-After)', where: 'stream', outcome: { kind: 'provider-error', code: 'rate_limit_exceeded' } },
+  { happened: 'provider error with status 401 (`invalid_api_key`)', where: 'stream', outcome: { kind: 'provider-error', code: 'invalid_api_key', status: 401 } },
   { happened: 'provider error `server_error` or status ≥ 500', where: 'stream', outcome: { kind: 'provider-error', code: 'server_error' } },
   { happened: 'any other provider error (`invalid_request_error`, `context_length_exceeded`, none)', where: 'stream', outcome: { kind: 'provider-error', code: 'invalid_request_error' } },
   { happened: 'unparseable frame or SSE event', where: 'stream', outcome: { kind: 'protocol', detail: 'bad frame' } },
+  { happened: 'request body cannot be encoded (circular, BigInt)', where: 'stream', outcome: { kind: 'request-invalid', detail: 'circular structure' } },
+  { happened: 'the credential source threw (no token)', where: 'stream', outcome: { kind: 'credentials-unavailable', detail: 'unreadable file' } },
   { happened: 'caller aborted', where: 'caller', outcome: { kind: 'aborted' } },
 ];
 
@@ -106,8 +109,8 @@ function endpointColumn(where: Where, failure: Failure): string {
   }
 }
 
-function turnColumn(where: Where, failure: Failure): string {
-  const retry = mayRetryOverHttp(failure);
+function turnColumn(where: Where, failure: Failure, outcome: Outcome): string {
+  const retry = mayRetryOverHttp(failure, outcome.kind);
   switch (where) {
     case 'upgrade':
       return failure.class === 'auth'
@@ -117,6 +120,8 @@ function turnColumn(where: Where, failure: Failure): string {
       return failure.class === 'auth' ? 'refresh once (single flight), send once more' : 'fails';
     case 'socket':
     case 'stream':
+      if (outcome.kind === 'credentials-unavailable') return 'fails (no token, nothing sent)';
+      if (failure.class === 'auth') return 'before the first event: refresh once (single flight), send once more (over HTTP if it was a socket); otherwise fails';
       return retry ? 'WebSocket before first event: sent once more over HTTP; otherwise fails' : 'fails';
     case 'stream-after-first-event':
       return 'fails (never replayed after the first event)';
@@ -138,7 +143,7 @@ export function classificationRows(): { happened: string; class: string; code: s
       class: failure.class,
       code: failure.code ?? '',
       endpoint: endpointColumn(row.where, failure),
-      turn: turnColumn(row.where, failure),
+      turn: turnColumn(row.where, failure, row.outcome),
     };
   });
 }

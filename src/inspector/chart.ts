@@ -1,4 +1,6 @@
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import type { AnyStateMachine } from 'xstate';
 import { chartToJson, type ChartJson, type StateJson, type TransitionJson } from '../charts/export.js';
 
@@ -279,16 +281,127 @@ const LABEL_LINE_H = 13;
 const LEAF_H = 34;
 const TITLE_H = 30;
 
-type ElkConstructor = new () => { layout(graph: ElkNode): Promise<ElkNode> };
-let elkPromise: Promise<ElkConstructor> | undefined;
+/**
+ * Longest one layout may take, in ms. ELK's layered algorithm is superlinear: a hostile
+ * definition can keep it busy for minutes. It runs on a worker thread, so the host's event
+ * loop never waits; past this bound the worker is terminated and the layout rejected.
+ */
+export const LAYOUT_TIMEOUT_MS = 10_000;
 
-async function loadElk(): Promise<ElkConstructor> {
-  elkPromise ??= import('elkjs/lib/elk.bundled.js').then((module) => {
-    const candidate = (module as { default?: unknown }).default ?? module;
-    return ((candidate as { default?: unknown }).default ?? candidate) as ElkConstructor;
-  });
-  return elkPromise;
+// The worker: plain CommonJS, evaluated (no file to find next to built or source code).
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const ELK = require(workerData.elkPath);
+const elk = new ELK();
+parentPort.on('message', ({ id, graph }) => {
+  elk.layout(graph).then(
+    (result) => parentPort.postMessage({ id, result }),
+    (error) => parentPort.postMessage({ id, error: String((error && error.message) || error) }),
+  );
+});
+`;
+
+interface LayoutJob {
+  readonly id: number;
+  readonly graph: ElkNode;
+  readonly timeoutMs: number;
+  readonly resolve: (result: ElkNode) => void;
+  readonly reject: (error: Error) => void;
 }
+
+/**
+ * One worker thread running ELK, started on first use. Jobs run one at a time, each bounded by
+ * {@link LAYOUT_TIMEOUT_MS}. The worker is unref'd while idle, so it never holds a process up.
+ */
+class LayoutWorker {
+  private worker: Worker | undefined;
+  private readonly queue: LayoutJob[] = [];
+  private running: { job: LayoutJob; timer: ReturnType<typeof setTimeout> } | undefined;
+  private nextId = 1;
+
+  layout(graph: ElkNode, timeoutMs: number): Promise<ElkNode> {
+    return new Promise<ElkNode>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, graph, timeoutMs, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { elkPath: elkPath() } });
+    worker.on('message', (message: { id: number; result?: ElkNode; error?: string }) => {
+      const running = this.running;
+      if (!running || running.job.id !== message.id) return;
+      clearTimeout(running.timer);
+      this.running = undefined;
+      if (message.error !== undefined) running.job.reject(new Error(`chart layout failed: ${message.error}`));
+      else running.job.resolve(message.result as ElkNode);
+      this.pump();
+    });
+    // Only the current worker's end fails the running job: a terminated stuck one already did.
+    worker.on('error', (error) => {
+      if (this.worker === worker) this.fail(new Error(`chart layout worker failed: ${error.message}`));
+    });
+    worker.on('exit', () => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      this.fail(new Error('chart layout worker exited'));
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  private fail(error: Error): void {
+    const running = this.running;
+    if (!running) return;
+    clearTimeout(running.timer);
+    this.running = undefined;
+    running.job.reject(error);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.running) return;
+    const job = this.queue.shift();
+    if (!job) {
+      this.worker?.unref();
+      return;
+    }
+    let worker: Worker;
+    try {
+      worker = this.start();
+    } catch (error) {
+      job.reject(error instanceof Error ? error : new Error(String(error)));
+      this.pump();
+      return;
+    }
+    worker.ref();
+    const timer = setTimeout(() => {
+      // A layout past its bound: the worker is the only way to stop ELK. The next job starts a new one.
+      const stuck = this.worker;
+      this.worker = undefined;
+      this.fail(new Error(`chart layout took longer than ${job.timeoutMs} ms and was stopped`));
+      void stuck?.terminate();
+    }, job.timeoutMs);
+    timer.unref();
+    this.running = { job, timer };
+    worker.postMessage({ id: job.id, graph: job.graph });
+  }
+}
+
+let elkFile: string | undefined;
+/** Where elkjs is installed; a clear error when it is not (it is only needed for the inspector's charts). */
+function elkPath(): string {
+  if (elkFile) return elkFile;
+  try {
+    elkFile = createRequire(import.meta.url).resolve('elkjs/lib/elk.bundled.js');
+  } catch {
+    throw new Error("the inspector's chart layout needs the package elkjs, which is not installed: npm install elkjs");
+  }
+  return elkFile;
+}
+
+const layoutWorker = new LayoutWorker();
 
 const NODE_PREFIX = 'n:';
 
@@ -394,10 +507,13 @@ function container(source: string, target: string): string {
 }
 
 /**
- * Lays a chart out with ELK (layered, top to bottom, hierarchy included). Cached by the caller.
+ * Lays a chart out with ELK (layered, top to bottom, hierarchy included) on a worker thread,
+ * so the host's event loop never waits for it. Cached by the caller.
+ * @param shape the chart
+ * @param timeoutMs longest the layout may take, in ms. Default {@link LAYOUT_TIMEOUT_MS}.
+ * @throws Error when elkjs is missing, or the layout failed or took longer than `timeoutMs`
  */
-export async function layoutChart(shape: ChartShape): Promise<ChartGeometry> {
-  const ELK = await loadElk();
+export async function layoutChart(shape: ChartShape, timeoutMs = LAYOUT_TIMEOUT_MS): Promise<ChartGeometry> {
   const machine = elkNode(shape.root, separableParallels(shape.root, shape.edges));
   const byPath = new Map<string, ElkNode>();
   const walk = (node: ElkNode): void => {
@@ -435,7 +551,7 @@ export async function layoutChart(shape: ChartShape): Promise<ChartGeometry> {
     children: [machine],
     edges: [],
   };
-  const result = await new ELK().layout(graph);
+  const result = await layoutWorker.layout(graph, timeoutMs);
 
   const nodes: GeoNode[] = [];
   const flatten = (shapeNode: ShapeNode, elk: ElkNode | undefined, depth: number, region: boolean): void => {

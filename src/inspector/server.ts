@@ -7,10 +7,11 @@ import type { InspectionEvent } from 'xstate';
 import { createCredentialMachine, createEndpointMachine, createSessionMachine } from '../../machines/index.js';
 import type { ManagerEvents } from '../events.js';
 import type { SessionManager } from '../manager.js';
-import { layoutChart, shapeFromConfig, shapeFromMachine, type ChartGeometry } from './chart.js';
+import { layoutChart, shapeFromConfig, shapeFromMachine, type ChartGeometry, type ChartShape } from './chart.js';
 import { InspectorModel, type InspectedKind } from './model.js';
 import { inspectorPage } from './page.js';
 import { SecretSet, sanitizeValue, type SanitizedActorRef } from './sanitize.js';
+import { secretSetCache } from '../secrets.js';
 
 /**
  * The offline inspector: a loopback HTTP server with one self-contained page and a WebSocket
@@ -55,13 +56,34 @@ export interface Inspector {
   readonly token: string;
   /** Stops serving: closes every connection, removes every listener and timer. Idempotent. */
   close(): Promise<void>;
+  /** Same as `close()`, for `await using inspector = await startInspector(manager)`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 const TICK_MS = 1_000;
 const FLUSH_MS = 40;
 const HELLO_TIMELINE = 1_500;
-const MAX_STATELY_CHARTS = 32;
-const MAX_STATELY_ACTORS = 500;
+/**
+ * Limits on what `/stately` accepts, so that no client can make the inspector hold a gateway's
+ * memory or CPU: a definition's JSON text, its states and transitions, and the distinct charts
+ * kept. A definition past a limit is rejected with a sentence (sent back to the client and shown
+ * on the actor); its actor is still listed, without a chart. Layout runs on a worker thread and
+ * is bounded by `LAYOUT_TIMEOUT_MS` (src/inspector/chart.ts) besides.
+ */
+export const STATELY_LIMITS = Object.freeze({
+  /** Largest definition accepted, in bytes of JSON text. */
+  definitionBytes: 64 * 1024,
+  /** Most states (every node, nested ones included) in one definition. */
+  states: 100,
+  /** Most transitions in one definition. */
+  transitions: 400,
+  /** Most distinct definitions laid out per inspector. */
+  charts: 16,
+  /** Most actors listed from `/stately` clients. */
+  actors: 500,
+  /** Largest WebSocket message accepted on `/stately`, in bytes. */
+  messageBytes: 256 * 1024,
+});
 const MAX_PAYLOAD = 1024 * 1024;
 
 type BuiltinChart = 'session' | 'endpoint' | 'credential';
@@ -143,7 +165,10 @@ export async function startInspector(manager: InspectableManager, options: Inspe
   const acceptStately = options.stately ?? true;
   const now = options.now ?? managerNow(manager);
   const knownSecrets = managerSecrets(manager);
-  const secrets = (): SecretSet => new SecretSet([token, ...knownSecrets(), ...(options.secrets ? options.secrets() : [])]);
+  const secretSet = secretSetCache();
+  const secrets = (): SecretSet => secretSet([token, ...knownSecrets(), ...(options.secrets ? options.secrets() : [])]);
+  // The last word before anything leaves: the whole text of every frame and of /state.json.
+  const serialize = (message: unknown): string => secrets().scrub(JSON.stringify(message));
 
   const charts = new Map<string, ChartGeometry>();
   for (const chart of await layoutBuiltinCharts()) charts.set(chart.name, chart);
@@ -220,11 +245,11 @@ export async function startInspector(manager: InspectableManager, options: Inspe
   // ------------------------------------------------------------------ sending
   const send = (ws: WebSocket, message: unknown): void => {
     if (ws.readyState !== ws.OPEN) return;
-    ws.send(JSON.stringify(message));
+    ws.send(serialize(message));
   };
   const broadcast = (message: unknown): void => {
     if (viewers.size === 0) return;
-    const text = JSON.stringify(message);
+    const text = serialize(message);
     for (const ws of viewers) if (ws.readyState === ws.OPEN) ws.send(text);
   };
   const wallClock = (): boolean => Math.abs(now() - Date.now()) < 5_000;
@@ -258,33 +283,52 @@ export async function startInspector(manager: InspectableManager, options: Inspe
   ticker.unref();
 
   // ------------------------------------------------------------------ /stately
-  const statelyCharts = new Map<string, Promise<string | undefined>>();
+  const statelyCharts = new Map<string, Promise<ChartVerdict>>();
   let statelyConnections = 0;
   const statelyActorCount = (): number => model.count('xstate');
+  const rejected = (reason: string): Promise<ChartVerdict> => Promise.resolve({ rejected: reason });
 
-  const chartForDefinition = (definition: unknown): Promise<string | undefined> => {
-    if (typeof definition !== 'string' || definition.length === 0) return Promise.resolve(undefined);
+  /** The chart of a definition: laid out once (off the main thread), or rejected with a reason. */
+  const chartForDefinition = (definition: unknown): Promise<ChartVerdict> => {
+    if (typeof definition !== 'string' || definition.length === 0) return Promise.resolve({});
+    const bytes = Buffer.byteLength(definition);
+    if (bytes > STATELY_LIMITS.definitionBytes) {
+      return rejected(`definition rejected: ${bytes} bytes, more than the ${STATELY_LIMITS.definitionBytes} the inspector lays out`);
+    }
     const name = `stately:${createHash('sha256').update(definition).digest('hex').slice(0, 12)}`;
     const existing = statelyCharts.get(name);
     if (existing) return existing;
-    if (statelyCharts.size >= MAX_STATELY_CHARTS) return Promise.resolve(undefined);
-    const made = (async () => {
+    if (statelyCharts.size >= STATELY_LIMITS.charts) return rejected(`definition rejected: the inspector already holds ${STATELY_LIMITS.charts} charts`);
+    let shape: ChartShape;
+    try {
+      const parsed: unknown = JSON.parse(definition);
+      // Counted on the raw config first: even building the shape of a hostile one costs the main thread.
+      const size = configSize(parsed);
+      if (size.states > STATELY_LIMITS.states || size.transitions > STATELY_LIMITS.transitions) {
+        return rejected(
+          `definition rejected: ${size.states} states and ${size.transitions} transitions, more than the ${STATELY_LIMITS.states} states or ${STATELY_LIMITS.transitions} transitions the inspector lays out`,
+        );
+      }
+      shape = shapeFromConfig(name, sanitizeValue(parsed, secrets()));
+    } catch (error) {
+      return rejected(`definition rejected: ${error instanceof Error ? error.message : 'not a machine config'}`);
+    }
+    const made = (async (): Promise<ChartVerdict> => {
       try {
-        const config = sanitizeValue(JSON.parse(definition), secrets());
-        const geometry = await layoutChart(shapeFromConfig(name, config));
-        if (closed) return undefined;
+        const geometry = await layoutChart(shape);
+        if (closed) return {};
         charts.set(name, geometry);
         broadcast({ type: 'chart', chart: geometry });
-        return name;
-      } catch {
-        return undefined;
+        return { chart: name };
+      } catch (error) {
+        return { rejected: `definition not shown: ${error instanceof Error ? error.message : 'layout failed'}` };
       }
     })();
     statelyCharts.set(name, made);
     return made;
   };
 
-  const onStatelyEvent = (connection: number, message: Record<string, unknown>): void => {
+  const onStatelyEvent = (connection: number, client: WebSocket, message: Record<string, unknown>): void => {
     const type = message.type;
     const sessionId = typeof message.sessionId === 'string' ? message.sessionId : undefined;
     if (!sessionId) return;
@@ -293,15 +337,22 @@ export async function startInspector(manager: InspectableManager, options: Inspe
     if (type === '@xstate.actor') {
       const name = typeof message.name === 'string' && message.name.length > 0 ? message.name : sessionId;
       const id = set.scrub(name === sessionId ? `${sessionId} #${connection}` : `${name} (${sessionId} #${connection})`);
-      if (!model.keyOfSession(scoped) && statelyActorCount() >= MAX_STATELY_ACTORS) return;
+      if (!model.keyOfSession(scoped) && statelyActorCount() >= STATELY_LIMITS.actors) return;
       // The actor message's own snapshot is read when the client gets round to converting it
       // (@statelyai/inspect does so in an idle callback), so it may be newer than the snapshot
       // messages that follow it: the state comes from those alone.
       const existing = model.get(`xstate:${id}`);
       const key = model.track('xstate', id, scoped, existing?.chart ?? '', existing ? { value: existing.value, status: existing.status, context: existing.context } : { status: 'active' }).key;
       scheduleFlush();
-      void chartForDefinition(message.definition).then((chart) => {
-        if (!chart || closed) return;
+      void chartForDefinition(message.definition).then(({ chart, rejected: reason }) => {
+        if (closed) return;
+        if (reason) {
+          model.note(key, 'rejected', set.scrub(reason));
+          scheduleFlush();
+          if (client.readyState === client.OPEN) client.send(JSON.stringify({ type: 'rejected', sessionId, reason }));
+          return;
+        }
+        if (!chart) return;
         const view = model.get(key);
         if (view) {
           model.track('xstate', view.id, scoped, chart, { value: view.value, status: view.status, context: view.context });
@@ -313,7 +364,7 @@ export async function startInspector(manager: InspectableManager, options: Inspe
     if (type === '@xstate.snapshot') {
       let key = model.keyOfSession(scoped);
       if (!key) {
-        if (statelyActorCount() >= MAX_STATELY_ACTORS) return;
+        if (statelyActorCount() >= STATELY_LIMITS.actors) return;
         key = model.track('xstate', `${sessionId} #${connection}`, scoped, '', { status: 'active' }).key;
       }
       model.snapshot(key, sanitizeValue(message.event, set), sanitizeValue(message.snapshot, set));
@@ -364,7 +415,7 @@ export async function startInspector(manager: InspectableManager, options: Inspe
       return;
     }
     if (url.pathname === '/state.json') {
-      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : JSON.stringify(hello()));
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : serialize(hello()));
       return;
     }
     res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('inspector: not found\n');
@@ -410,6 +461,11 @@ export async function startInspector(manager: InspectableManager, options: Inspe
         ws.on('close', () => statelyClients.delete(ws));
         ws.on('message', (data: RawData, isBinary: boolean) => {
           if (isBinary || closed) return;
+          const size = Array.isArray(data) ? data.reduce((sum, part) => sum + part.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
+          if (size > STATELY_LIMITS.messageBytes) {
+            ws.send(JSON.stringify({ type: 'rejected', reason: `message rejected: ${size} bytes, more than ${STATELY_LIMITS.messageBytes}` }));
+            return;
+          }
           let parsed: unknown;
           try {
             parsed = JSON.parse(String(data));
@@ -417,7 +473,7 @@ export async function startInspector(manager: InspectableManager, options: Inspe
             return;
           }
           for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
-            if (typeof message === 'object' && message !== null) onStatelyEvent(connection, message as Record<string, unknown>);
+            if (typeof message === 'object' && message !== null) onStatelyEvent(connection, ws, message as Record<string, unknown>);
           }
         });
       });
@@ -469,7 +525,51 @@ export async function startInspector(manager: InspectableManager, options: Inspe
     port,
     token,
     close,
+    [Symbol.asyncDispose]: close,
   };
+}
+
+/** What became of a `/stately` definition: its chart's name, or why it is not shown. */
+interface ChartVerdict {
+  readonly chart?: string;
+  readonly rejected?: string;
+}
+
+/**
+ * States (every node, the root included) and transitions (`on`, `always`, `after`, `onDone`,
+ * `onError` targets) of a raw machine config, counted in one linear walk that stops early
+ * far past any limit.
+ */
+function configSize(config: unknown): { states: number; transitions: number } {
+  let states = 0;
+  let transitions = 0;
+  const cap = 100 * (STATELY_LIMITS.states + STATELY_LIMITS.transitions);
+  const countTransitions = (value: unknown): void => {
+    if (Array.isArray(value)) transitions += value.length;
+    else if (value !== undefined && value !== null) transitions += 1;
+  };
+  const countMap = (map: unknown): void => {
+    if (typeof map !== 'object' || map === null) return;
+    for (const value of Object.values(map)) countTransitions(value);
+  };
+  const visit = (node: unknown, depth: number): void => {
+    if (typeof node !== 'object' || node === null || depth > 64 || states + transitions > cap) return;
+    states += 1;
+    const record = node as Record<string, unknown>;
+    countMap(record['on']);
+    countMap(record['after']);
+    countTransitions(record['always']);
+    for (const invoke of Array.isArray(record['invoke']) ? record['invoke'] : [record['invoke']]) {
+      if (typeof invoke === 'object' && invoke !== null) {
+        countTransitions((invoke as Record<string, unknown>)['onDone']);
+        countTransitions((invoke as Record<string, unknown>)['onError']);
+      }
+    }
+    const children = record['states'];
+    if (typeof children === 'object' && children !== null) for (const child of Object.values(children)) visit(child, depth + 1);
+  };
+  visit(config, 0);
+  return { states, transitions };
 }
 
 export type { InspectedKind };

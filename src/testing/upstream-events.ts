@@ -35,12 +35,12 @@ export function buildTurn(model: string, responseId: string, deltasPerTurn: numb
   );
 
   if (typeof mode === 'object' && 'providerError' in mode) {
-    const { code, status } = mode.providerError;
+    const { code, status, message = 'simulated provider error' } = mode.providerError;
     const statusField = status === undefined ? '' : `"status":${status},`;
     frames.push(
       encode(
         'error',
-        `{"type":"error",${statusField}"sequence_number":${sequence},"error":{"type":"server_error","code":${JSON.stringify(code)},"message":"simulated provider error"}}`,
+        `{"type":"error",${statusField}"sequence_number":${sequence},"error":{"type":"server_error","code":${JSON.stringify(code)},"message":${JSON.stringify(message)}}}`,
       ),
     );
     return { frames, complete: true };
@@ -54,10 +54,11 @@ export function buildTurn(model: string, responseId: string, deltasPerTurn: numb
       ),
     );
   }
+  const terminal = typeof mode === 'object' && 'endWith' in mode ? mode.endWith : 'response.completed';
   frames.push(
     encode(
-      'response.completed',
-      `{"type":"response.completed","sequence_number":${sequence},"response":{"id":"${responseId}","object":"response","status":"completed","model":${modelJson},"usage":{"input_tokens":1,"output_tokens":${deltasPerTurn},"total_tokens":${deltasPerTurn + 1}}}}`,
+      terminal,
+      `{"type":"${terminal}","sequence_number":${sequence},"response":{"id":"${responseId}","object":"response","status":"completed","model":${modelJson},"usage":{"input_tokens":1,"output_tokens":${deltasPerTurn},"total_tokens":${deltasPerTurn + 1}}}}`,
     ),
   );
 

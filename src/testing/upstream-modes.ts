@@ -40,13 +40,16 @@ export type HttpMode =
  * - `'ok'`: `response.created`, the deltas, `response.completed`.
  * - `{ stallAfterEvents: n }`: send the first `n` events, then nothing, keeping the connection open.
  * - `{ malformedAfterEvents: n }`: send `n` events, then one that is not JSON (HTTP then ends the response).
- * - `{ providerError }`: `response.created`, then an `error` event with that code and status.
+ * - `{ providerError }`: `response.created`, then an `error` event with that code, status and message.
+ * - `{ endWith: 'response.done' }`: a healthy turn whose last event is `response.done` (the
+ *   WebSocket variant some clients speak) instead of `response.completed`.
  */
 export type TurnMode =
   | 'ok'
   | { readonly stallAfterEvents: number }
   | { readonly malformedAfterEvents: number }
-  | { readonly providerError: { readonly code: string; readonly status?: number } };
+  | { readonly providerError: { readonly code: string; readonly status?: number; readonly message?: string } }
+  | { readonly endWith: 'response.done' };
 
 /** The full behaviour of the upstream for one model. */
 export interface ModelModes {
@@ -78,7 +81,7 @@ export function applyModeUpdate(current: ModelModes, update: ModeUpdate): ModelM
     return { ...current, ws: validated(update) };
   }
   if ('httpStatus' in update) return { ...current, http: update };
-  if ('stallAfterEvents' in update || 'malformedAfterEvents' in update || 'providerError' in update) {
+  if ('stallAfterEvents' in update || 'malformedAfterEvents' in update || 'providerError' in update || 'endWith' in update) {
     return { ...current, turn: update };
   }
   return {

@@ -1,5 +1,5 @@
 import { pickRelevantHeaders } from '../../machines/outcome.js';
-import type { ProviderEvent, ProviderProtocol } from './provider.js';
+import type { ProviderEvent, ProviderProtocol, TurnSend } from './provider.js';
 import { TransportError, redactUrl, retryHint } from './transport-error.js';
 import { networkErrorCode, readErrorCode } from './http-errors.js';
 import { drainThenRelease } from './http-body-release.js';
@@ -37,6 +37,8 @@ export interface StreamHttpOptions {
   headers?: Record<string, string>;
   /** Largest SSE event the parser buffers before giving up with a `protocol` outcome. Default 16 Mi chars. */
   maxEventChars?: number;
+  /** Which turn and attempt this request is, handed to the protocol (e.g. for a de-duplication header). */
+  send?: TurnSend;
 }
 
 /**
@@ -78,7 +80,14 @@ export async function* streamHttp(options: StreamHttpOptions): AsyncGenerator<Pr
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let sawTerminalEvent = false;
   try {
-    const request = protocol.httpRequest(options.body);
+    let request: { body: string; headers: Record<string, string> };
+    try {
+      request = protocol.httpRequest(options.body, options.send);
+    } catch (error) {
+      // A circular body, a BigInt, a throwing toJSON: this request can never be sent, on any transport.
+      const detail = (error instanceof Error ? error.message : String(error)).slice(0, 200);
+      throw new TransportError({ kind: 'request-invalid', detail }, `POST ${target}: the request body cannot be encoded: ${detail}`, { cause: error });
+    }
     try {
       response = await fetch(options.url, {
         method: 'POST',

@@ -1,7 +1,7 @@
 /** Transports: one model turn over a WebSocket or over HTTP/SSE, reporting failures as `Outcome`s. */
 export { TransportError, isTransportError, redactUrl, retryHint } from './transport-error.js';
-export type { ProviderEvent, ProviderProtocol } from './provider.js';
-export { openAIResponses } from './openai-responses.js';
+export type { ProviderEvent, ProviderProtocol, TurnSend } from './provider.js';
+export { openAIResponses, createOpenAIResponses, type OpenAIResponsesOptions } from './openai-responses.js';
 export {
   openWebSocket,
   DEFAULT_CLOSE_TIMEOUT_MS,

@@ -1,5 +1,5 @@
 import type { Outcome } from '../../machines/outcome.js';
-import type { ProviderEvent, ProviderProtocol } from './provider.js';
+import type { ProviderEvent, ProviderProtocol, TurnSend } from './provider.js';
 import { TransportError } from './transport-error.js';
 
 /** Events after which the OpenAI Responses API sends nothing more for the turn. */
@@ -7,8 +7,24 @@ const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set([
   'response.completed',
   'response.failed',
   'response.incomplete',
+  // The WebSocket variant some clients (the OpenAI coding CLI's) speak ends a response with it.
+  'response.done',
   'error',
 ]);
+
+/** Events that only say a response started; held back until the first content event. */
+const PREAMBLE_EVENT_TYPES: ReadonlySet<string> = new Set(['response.created', 'response.in_progress', 'response.queued']);
+
+/** Options of {@link createOpenAIResponses}. */
+export interface OpenAIResponsesOptions {
+  /**
+   * A request header that carries the turn's identity, `<turnId>;attempt=<n>` (e.g.
+   * `x-turn-id: s1#3;attempt=2`), so an upstream or a proxy can de-duplicate the one resend a
+   * turn may make over HTTP. On the WebSocket the same value goes into the frame's
+   * `metadata[<header>]`, since a frame has no headers. Default: none (nothing added).
+   */
+  readonly turnHeader?: string;
+}
 
 /**
  * The OpenAI Responses streaming protocol.
@@ -17,42 +33,63 @@ const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set([
  * the server answers with one JSON text frame per event. HTTP: `POST` the body
  * with `stream: true` and read Server-Sent Events whose data is the same JSON.
  */
-export const openAIResponses: ProviderProtocol = {
-  name: 'openai-responses',
+export const openAIResponses: ProviderProtocol = createOpenAIResponses();
 
-  webSocketFrame(body) {
-    // `stream` is an HTTP-only switch; the socket always streams and the server rejects unknown fields.
-    const { stream: _stream, ...rest } = body;
-    return JSON.stringify({ type: 'response.create', ...rest });
-  },
+/**
+ * The OpenAI Responses protocol with options (see {@link OpenAIResponsesOptions});
+ * `createOpenAIResponses()` is {@link openAIResponses}.
+ */
+export function createOpenAIResponses(options: OpenAIResponsesOptions = {}): ProviderProtocol {
+  const header = options.turnHeader?.toLowerCase();
+  const identity = (send: TurnSend | undefined): string | undefined => (header && send ? `${send.turnId};attempt=${send.attempt}` : undefined);
+  return {
+    name: 'openai-responses',
 
-  httpRequest(body) {
-    return {
-      body: JSON.stringify({ ...body, stream: true }),
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-    };
-  },
+    webSocketFrame(body, send) {
+      // `stream` is an HTTP-only switch; the socket always streams and the server rejects unknown fields.
+      const { stream: _stream, ...rest } = body;
+      const id = identity(send);
+      if (id !== undefined && header !== undefined) {
+        const metadata = typeof rest['metadata'] === 'object' && rest['metadata'] !== null ? (rest['metadata'] as Record<string, unknown>) : {};
+        rest['metadata'] = { ...metadata, [header]: id };
+      }
+      return JSON.stringify({ type: 'response.create', ...rest });
+    },
 
-  parseWebSocketMessage(data) {
-    return decodeEvent(data, 'WebSocket frame');
-  },
+    httpRequest(body, send) {
+      const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' };
+      const id = identity(send);
+      if (id !== undefined && header !== undefined) headers[header] = id;
+      return { body: JSON.stringify({ ...body, stream: true }), headers };
+    },
 
-  parseSseEvent(event) {
-    const data = event.data;
-    if (data === '' || data === '[DONE]') return undefined;
-    // Some servers name the event only in the `event:` field; the JSON then has no `type`.
-    return decodeEvent(data, 'SSE event', event.event);
-  },
+    parseWebSocketMessage(data) {
+      return decodeEvent(data, 'WebSocket frame');
+    },
 
-  isTerminal(event) {
-    return TERMINAL_EVENT_TYPES.has(event.type);
-  },
+    parseSseEvent(event) {
+      const data = event.data;
+      if (data === '' || data === '[DONE]') return undefined;
+      // Some servers name the event only in the `event:` field; the JSON then has no `type`.
+      return decodeEvent(data, 'SSE event', event.event);
+    },
 
-  providerErrorOutcome(event) {
-    if (event.type !== 'error' && event.type !== 'response.failed') return undefined;
-    return providerError(event);
-  },
-};
+    isTerminal(event) {
+      return TERMINAL_EVENT_TYPES.has(event.type);
+    },
+
+    isPreamble(event) {
+      return PREAMBLE_EVENT_TYPES.has(event.type);
+    },
+
+    providerErrorOutcome(event) {
+      if (event.type === 'error' || event.type === 'response.failed') return providerError(event);
+      // `response.done` carries the response's final status: only a failed one is an error.
+      if (event.type === 'response.done' && asRecord(event['response'])?.['status'] === 'failed') return providerError(event);
+      return undefined;
+    },
+  };
+}
 
 /**
  * JSON-decode one event. The detail never quotes the payload: it may be large
@@ -88,12 +125,16 @@ function protocolError(detail: string): TransportError {
 function providerError(event: ProviderEvent): Outcome {
   const nested = asRecord(event['error']);
   const response = asRecord(event['response']);
-  const code = firstString(nested?.['code'], event['code'], asRecord(response?.['error'])?.['code'], nested?.['type']);
+  const responseError = asRecord(response?.['error']);
+  const code = firstString(nested?.['code'], event['code'], responseError?.['code'], nested?.['type']);
+  const message = firstString(nested?.['message'], event['message'], responseError?.['message']);
   const status = typeof event['status'] === 'number' ? event['status'] : undefined;
+  // Upstream text: the session scrubs and bounds code and message before they reach a Failure.
   return {
     kind: 'provider-error',
     ...(code === undefined ? {} : { code }),
     ...(status === undefined ? {} : { status }),
+    ...(message === undefined ? {} : { message }),
   };
 }
 

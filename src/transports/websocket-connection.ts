@@ -5,6 +5,13 @@ import { PushQueue } from './push-queue.js';
 import { TransportError } from './transport-error.js';
 import { WebSocketTurn, type WebSocketTurnHost, type WebSocketTurnOptions } from './websocket-turn.js';
 
+/** How a socket ended; see {@link WebSocketConnection.onClose}. */
+export interface SocketEnd {
+  readonly outcome: Outcome;
+  /** True when this side closed it without the upstream being at fault (break, `return()`, abort, `close()`). */
+  readonly local: boolean;
+}
+
 /** An open WebSocket that carries one turn at a time, for as many turns as it lives. */
 export interface WebSocketConnection {
   /** `Date.now()` when the upgrade completed. */
@@ -23,12 +30,15 @@ export interface WebSocketConnection {
    */
   streamTurn(frame: string, options: WebSocketTurnOptions): AsyncIterableIterator<ProviderEvent>;
   /**
-   * Hear about the socket ending while no turn is streaming (a close during a
-   * turn is reported by that turn; a `close()` call is not reported).
-   * Listeners must not throw. Returns the unsubscribe function.
+   * Hear about every end of the socket, once: a remote close or error (during a
+   * turn or not), a local close after a turn ended early (`local`: the caller
+   * stopped, nobody's fault; not `local` when the upstream missed a deadline or
+   * sent a bad frame), and `close()`. A local end is reported synchronously, so
+   * the owner knows before the next turn asks. Listeners must not throw.
+   * Returns the unsubscribe function.
    */
-  onClose(listener: (outcome: Outcome) => void): () => void;
-  /** Clean close (code 1000). Idempotent; fails a streaming turn with `{ kind: 'closed', code: 1000 }`. */
+  onClose(listener: (end: SocketEnd) => void): () => void;
+  /** Clean close (code 1000), reported to `onClose` as local. Idempotent; fails a streaming turn with `{ kind: 'closed', code: 1000 }`. */
   close(): void;
 }
 
@@ -36,7 +46,9 @@ export interface WebSocketConnection {
 export class Connection implements WebSocketConnection, WebSocketTurnHost {
   readonly openedAtMs = Date.now();
   private turn: WebSocketTurn | undefined;
-  private readonly closeListeners = new Set<(outcome: Outcome) => void>();
+  private readonly closeListeners = new Set<(end: SocketEnd) => void>();
+  /** How the socket ended, once it did (reported to every listener, late ones included). */
+  private end: SocketEnd | undefined;
   /** Why the socket is about to close, recorded before ws emits 'close' (which only knows a code). */
   private pendingOutcome: Outcome | undefined;
   private pendingCause: unknown;
@@ -90,7 +102,12 @@ export class Connection implements WebSocketConnection, WebSocketTurnHost {
   }
 
   /** {@inheritDoc WebSocketConnection.onClose} */
-  onClose(listener: (outcome: Outcome) => void): () => void {
+  onClose(listener: (end: SocketEnd) => void): () => void {
+    // A socket that dropped before anyone listened still reports its end, once.
+    if (this.end !== undefined) {
+      listener(this.end);
+      return () => {};
+    }
     this.closeListeners.add(listener);
     return () => this.closeListeners.delete(listener);
   }
@@ -104,22 +121,41 @@ export class Connection implements WebSocketConnection, WebSocketTurnHost {
       { kind: 'closed', code: 1000, afterFirstEvent: turn.sawFirstEvent },
       `WebSocket to ${this.target} was closed by the caller mid-turn`,
     );
-    this.shutdown();
+    this.shutdown(undefined);
   }
 
   /** Called by the current turn when it ends; see {@link WebSocketTurnHost}. */
-  turnEnded(turn: WebSocketTurn, closeSocket: boolean): void {
+  turnEnded(turn: WebSocketTurn, closeSocket: boolean, fault?: Outcome): void {
     if (this.turn === turn) this.turn = undefined;
-    if (closeSocket) this.shutdown();
+    if (closeSocket) this.shutdown(fault);
   }
 
-  private shutdown(): void {
+  /** Closes from this side and reports it at once: `fault` when the upstream caused it, else a local end. */
+  private shutdown(fault: Outcome | undefined): void {
     if (this.closedLocally) return;
     this.closedLocally = true;
     clearInterval(this.pingTimer);
     this.ws.close(1000);
     // ws waits 30 s for the server's close frame on a ref'd timer; a silent server should cost 1 s, not keep Node up.
     setTimeout(() => this.ws.terminate(), this.closeTimeoutMs).unref();
+    this.reportEnd({ outcome: fault ?? { kind: 'closed', code: 1000, afterFirstEvent: false }, local: fault === undefined });
+  }
+
+  private reportEnd(end: SocketEnd): void {
+    if (this.end !== undefined) return;
+    this.end = end;
+    const listeners = [...this.closeListeners];
+    this.closeListeners.clear();
+    for (const listener of listeners) {
+      try {
+        listener(end);
+      } catch (error) {
+        // Same contract as EventTarget: a throwing listener is a bug, surfaced without breaking the others.
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
   }
 
   private readonly onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
@@ -161,21 +197,9 @@ export class Connection implements WebSocketConnection, WebSocketTurnHost {
     const outcome = this.pendingOutcome ?? { kind: 'closed', code, afterFirstEvent: turn?.sawFirstEvent ?? false };
     this.endedOutcome = outcome;
     const message = `WebSocket to ${this.target} ended: ${describe(outcome)}`;
-    if (turn !== undefined) {
-      turn.failFromSocket(outcome, message, this.pendingCause);
-      return;
-    }
-    if (this.closedLocally) return;
-    for (const listener of this.closeListeners) {
-      try {
-        listener(outcome);
-      } catch (error) {
-        // Same contract as EventTarget: a throwing listener is a bug, surfaced without breaking the others.
-        process.nextTick(() => {
-          throw error;
-        });
-      }
-    }
+    turn?.failFromSocket(outcome, message, this.pendingCause);
+    // A local close was reported when it was made; this reports a remote one.
+    this.reportEnd({ outcome, local: false });
   };
 }
 

@@ -19,10 +19,12 @@ export interface WebSocketTurnOptions {
  * What a turn needs from its connection. `closeSocket` is true when the turn
  * ended locally mid-response (abort, timeout, bad frame, consumer stopped):
  * the server is still sending that response, so the socket cannot carry the
- * next turn and must go.
+ * next turn and must go. `fault` says what the upstream did wrong when it
+ * was its doing (a deadline, a bad frame); undefined when the caller chose to
+ * stop (break, `return()`, abort), which never blames the endpoint.
  */
 export interface WebSocketTurnHost {
-  turnEnded(turn: WebSocketTurn, closeSocket: boolean): void;
+  turnEnded(turn: WebSocketTurn, closeSocket: boolean, fault?: Outcome): void;
 }
 
 /**
@@ -95,7 +97,7 @@ export class WebSocketTurn {
     if (this.finished) return;
     this.finish();
     if (error !== undefined) this.events.fail(error, error.outcome.kind === 'aborted');
-    this.host.turnEnded(this, true);
+    this.host.turnEnded(this, true, error === undefined || error.outcome.kind === 'aborted' ? undefined : error.outcome);
   }
 
   private finish(): void {

@@ -4,7 +4,7 @@ import { pickRelevantHeaders } from '../../machines/outcome.js';
 import { TransportError, redactUrl, retryHint } from './transport-error.js';
 import { Connection, abortedError, type WebSocketConnection } from './websocket-connection.js';
 
-export type { WebSocketConnection } from './websocket-connection.js';
+export type { SocketEnd, WebSocketConnection } from './websocket-connection.js';
 export type { WebSocketTurnOptions } from './websocket-turn.js';
 
 /** Default for {@link OpenWebSocketOptions.maxPayloadBytes}: 16 MiB. */

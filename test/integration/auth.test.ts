@@ -167,7 +167,8 @@ test('50 sessions hit 401 at once: exactly one refresh request reaches the real 
   expect(h.manager.endpoint('m').state).toMatchObject({ status: 'healthy', consecutiveFailures: 0 });
   expect(h.events.turn.filter((t) => t.result === 'completed')).toHaveLength(50);
 
-  // The next round: no refresh, the endpoint is healthy, every session upgrades with the new token.
+  // The next round, once the probe's socket is proven: no refresh, every session upgrades with the new token.
+  await h.advanceBy(h.manager.policy.minUptimeMs);
   const again = await Promise.all(sessions.map((s) => h.turn(s)));
   expect(again.every((t) => t.error === undefined)).toBe(true);
   expect(tokens.stats().refreshRequests).toBe(1);

@@ -42,6 +42,7 @@ test('manager.close() leaves nothing behind: no open socket at the upstream, no 
   // Open sockets on the good endpoint, a cooldown on the bad one, a latch, and an upgrade still in flight.
   const good = [h.session('g1', 'good'), h.session('g2', 'good')];
   await h.turn(good[0]!);
+  await h.advanceBy(h.manager.policy.minUptimeMs); // proven: the other sessions may upgrade
   await h.turn(good[1]!);
   expect(good.map((s) => s.state.transport)).toEqual(['websocket', 'websocket']);
   expect((await h.turn(h.session('b1', 'bad'))).error).toBeUndefined();

@@ -269,6 +269,16 @@ test('recovery: after the endpoint heals and the cooldown ends, one probe succee
   expect(h.manager.endpoint('m').state.status).toBe('healthy');
   expect(h.events.recovered).toContainEqual({ actor: 'session', id: 'a', endpointKey: 'm', downForMs: cooling.cooldownUntilMs });
 
+  // Unproven (a flapping endpoint opens sockets too): the others stay on HTTP until it has stayed up minUptimeMs.
+  const unproven = await Promise.all(sessions.slice(1).map((s) => h.turn(s)));
+  expect(unproven.every((t) => t.error === undefined)).toBe(true);
+  expect(sessions.slice(1).map((s) => s.state.httpReason)).toEqual(['unproven', 'unproven']);
+  expect(h.upstream.upgradeAttemptsFor('m')).toBe(2);
+  expect(h.manager.endpoint('m').state.consecutiveFailures).toBe(1);
+
+  // Once the probe's socket has stayed up for minUptimeMs, the failure streak is forgiven and everyone upgrades.
+  await h.advanceBy(h.manager.policy.minUptimeMs);
+  expect(h.manager.endpoint('m').state).toMatchObject({ status: 'healthy', path: 'healthy.stable', consecutiveFailures: 0 });
   const rest = await Promise.all(sessions.slice(1).map((s) => h.turn(s)));
   expect(rest.every((t) => t.error === undefined)).toBe(true);
   for (const s of sessions) expect(s.state).toMatchObject({ connection: 'connection.socket.open', transport: 'websocket' });
@@ -276,11 +286,6 @@ test('recovery: after the endpoint heals and the cooldown ends, one probe succee
   expect(h.upstream.upgradeAttemptsFor('m')).toBe(4);
   expect(h.upstream.wsTurns).toBe(3);
   expect(h.upstream.openWebSockets).toBe(3);
-
-  // Once a socket stays up for minUptimeMs, the failure streak is forgiven.
-  expect(h.manager.endpoint('m').state.consecutiveFailures).toBe(1);
-  await h.advanceBy(h.manager.policy.minUptimeMs);
-  expect(h.manager.endpoint('m').state).toMatchObject({ status: 'healthy', path: 'healthy.stable', consecutiveFailures: 0 });
   // The endpoint's recovery is reported once: an info line "works again" and one 'recovered' event.
   const info = h.logger.at('info').filter((c) => c.msg?.includes('works again'));
   expect(info).toHaveLength(1);

@@ -9,12 +9,13 @@ quietStoppedActorWarnings();
 
 const UPGRADE_401 = { kind: 'upgrade-rejected', status: 401, headers: {} } as const;
 
-/** One socket open (endpoint healthy), then sessions 1..n-1 each with an upgrade in flight. */
+/** One socket open and proven (endpoint healthy.stable), then sessions 1..n-1 each with an upgrade in flight. */
 function healthyWithUpgradesInFlight(policy: Policy, sessions: number): Driver {
   const driver = new Driver({ policy, sessions });
   const h = driver.harness;
   driver.requestTurn(0);
   h.openSocket(h.liveUpgrade('s0')!);
+  h.advance(policy.minUptimeMs); // proven: an unproven endpoint keeps the others on HTTP
   for (let s = 1; s < sessions; s++) driver.requestTurn(s);
   expect(topState(h.endpoint.getSnapshot().value)).toBe('healthy');
   expect(driver.connecting()).toHaveLength(sessions - 1);

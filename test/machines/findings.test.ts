@@ -21,10 +21,10 @@ describe('chart bugs found by the properties (fixed), kept as regressions', () =
     const h = driver.harness;
     driver.requestTurn(0);
     h.claims[0]!.resolve({ granted: true });
-    // Today `claiming`'s exit action (answerThePendingProbeIfAny) runs before the onDone action:
-    // it denies s0 ("cooling-down") and clears pendingProbe, so the grant finds nobody to grant.
-    // The endpoint then sits in probeInFlight with no holder and denies everyone for a lease,
-    // over and over: with a shared store no session ever upgrades.
+    // The bug: `claiming`'s exit action (answerThePendingProbeIfAny) ran before the onDone action:
+    // it denied s0 ("cooling-down") and cleared pendingProbe, so the grant found nobody to grant.
+    // The endpoint then sat in probeInFlight with no holder and denied everyone for a lease,
+    // over and over: with a shared store no session ever upgraded.
     expect(h.endpoint.getSnapshot().context.probeHolder).toBe('s0');
     expect(h.liveUpgrade('s0'), 's0 probes').toBeDefined();
     h.stop();
@@ -75,13 +75,16 @@ describe('chart bugs found by the properties (fixed), kept as regressions', () =
     const h = driver.harness;
     driver.requestTurn(0);
     h.openSocket(h.liveUpgrade('s0')!); // healthy
-    h.advance(SMALL_POLICY.upgradeBudgetMs);
+    h.advance(SMALL_POLICY.minUptimeMs); // proven: every session may upgrade
+    driver.requestTurn(2);
+    h.openSocket(h.liveUpgrade('s2')!); // a young socket
     driver.report(0, 'failed: HTTP 401'); // refused on the socket: the turn moves to HTTP
     driver.report(0, 'failed: HTTP 401'); // refused over HTTP too: a refresh starts
     expect(h.refreshes).toHaveLength(1);
     driver.requestTurn(1); // granted (healthy), then waits for the refresh in checkingCredentials
     expect(connectionOf(driver.session(1))).toBe('checkingCredentials');
-    driver.apply({ do: 'close', pick: 0, code: 1006 }); // s0's socket dies young: cooling down
+    const s2 = driver.openSockets().findIndex((o) => o.session === driver.session(2));
+    driver.apply({ do: 'close', pick: s2, code: 1006 }); // s2's socket dies young: cooling down
     expect(h.endpoint.getSnapshot().value).toBe('coolingDown');
     const upgrades = h.upgrades.length;
     driver.settleRefresh('ok');
@@ -113,21 +116,25 @@ describe('chart bugs found by the properties (fixed), kept as regressions', () =
 
   // Answered today (exit action), but before the new cooldown is computed: told the previous window's end.
   test('regression (endpoint): a session waiting for a probe claim is told the new cooldown when the endpoint leaves claiming for another reason', () => {
-    const driver = new Driver({ policy: SMALL_POLICY, sessions: 3, harness: { sharedStore: true } });
+    const driver = new Driver({ policy: SMALL_POLICY, sessions: 4, harness: { sharedStore: true } });
     const h = driver.harness;
     driver.requestTurn(0);
     h.claims[0]!.resolve({ granted: true });
     h.openSocket(h.liveUpgrade('s0')!); // healthy
+    h.advance(SMALL_POLICY.minUptimeMs); // proven: every session may upgrade
     driver.requestTurn(1); // granted at once while healthy: s1's upgrade is in flight
+    driver.requestTurn(2);
+    h.openSocket(h.liveUpgrade('s2')!);
     h.advance(1_000);
-    driver.apply({ do: 'close', pick: 0, code: 1006 }); // s0's socket dies young: about 1 s of cooldown
+    const s2 = driver.openSockets().findIndex((o) => o.session === driver.session(2));
+    driver.apply({ do: 'close', pick: s2, code: 1006 }); // s2's socket dies young: about 1 s of cooldown
     h.advance(h.endpoint.getSnapshot().context.cooldownUntilMs! - h.now());
-    driver.requestTurn(2); // s2 asks: the endpoint asks the store
+    driver.requestTurn(3); // s3 asks: the endpoint asks the store
     expect(h.endpoint.getSnapshot().value).toEqual({ probing: 'claiming' });
     h.failUpgrade(h.liveUpgrade('s1')!, UPGRADE_500); // the late report leaves claiming for coolingDown
     expect(h.endpoint.getSnapshot().value).toBe('coolingDown');
-    expect(connectionOf(driver.session(2))).toBe('fallback');
-    expect(driver.session(2).getSnapshot().context.httpUntilMs).toBe(h.endpoint.getSnapshot().context.cooldownUntilMs);
+    expect(connectionOf(driver.session(3))).toBe('fallback');
+    expect(driver.session(3).getSnapshot().context.httpUntilMs).toBe(h.endpoint.getSnapshot().context.cooldownUntilMs);
     h.stop();
   });
 });
@@ -155,7 +162,8 @@ describe('fixed chart bugs, kept as regressions', () => {
     const driver = new Driver({ policy: SMALL_POLICY, sessions: 3 });
     const h = driver.harness;
     driver.requestTurn(2);
-    h.openSocket(h.liveUpgrade('s2')!); // healthy: s0 and s1 upgrade side by side
+    h.openSocket(h.liveUpgrade('s2')!); // healthy
+    h.advance(SMALL_POLICY.minUptimeMs); // proven: s0 and s1 upgrade side by side
     driver.requestTurn(0);
     driver.requestTurn(1);
     h.failUpgrade(h.liveUpgrade('s0')!, UPGRADE_401); // s0 waits for the refresh
@@ -222,6 +230,49 @@ describe('fixed chart bugs, kept as regressions', () => {
     h.failUpgrade(h.liveUpgrade('s0')!, UPGRADE_401);
     driver.release(0);
     expect(h.credential.getSnapshot().context.waiters).toHaveLength(0);
+    h.stop();
+  });
+});
+
+describe('turn-path bugs of issue 12 (fixed), kept as regressions', () => {
+  test('a consumer that stopped a WebSocket turn early cooled the whole endpoint down', () => {
+    // The bug: a `break` closed the socket locally without telling the chart; the next turn found
+    // it gone and reported a lost socket (1006, young), so the endpoint cooled down for every
+    // session. Now the socket's owner reports the local end, and the chart tells nobody.
+    const driver = new Driver({ policy: DEFAULT_POLICY, sessions: 2 });
+    const h = driver.harness;
+    driver.requestTurn(0);
+    const upgrade = h.liveUpgrade('s0')!;
+    h.openSocket(upgrade);
+    driver.report(0, 'first event');
+    driver.report(0, 'cancelled');
+    upgrade.sendBack({ type: 'SOCKET.CLOSED', outcome: { kind: 'closed', code: 1000, afterFirstEvent: false }, local: true, atMs: h.now() });
+    expect(connectionOf(driver.session(0))).toBe('idle');
+    expect(h.endpoint.getSnapshot().context).toMatchObject({ consecutiveFailures: 0, lastFailure: undefined });
+    // Once the endpoint is proven (minUptimeMs after the open), another session gets its upgrade.
+    h.advance(DEFAULT_POLICY.minUptimeMs);
+    expect(h.endpoint.getSnapshot().context).toMatchObject({ consecutiveFailures: 0, lastFailure: undefined });
+    driver.requestTurn(1);
+    expect(h.liveUpgrade('s1')).toBeDefined();
+    h.stop();
+  });
+
+  test('a rate-limited provider error was sent again over HTTP, like a server fault', () => {
+    // The bug: every provider error but a request-fatal one moved a turn that had not yet seen an
+    // event to HTTP, where a rate limit answers the same. Only transient-server and network do now.
+    const driver = new Driver({ policy: DEFAULT_POLICY, sessions: 1 });
+    const h = driver.harness;
+    const turnId = driver.requestTurn(0)!;
+    h.openSocket(h.liveUpgrade('s0')!);
+    driver.session(0).send({
+      type: 'TURN_FAILED',
+      turnId,
+      outcome: { kind: 'provider-error', code: 'rate_limit_exceeded', status: 429 },
+      atMs: h.now(),
+      credentialGeneration: driver.generationOfTurn(0),
+    });
+    expect(turnRegionOf(driver.session(0))).toBe('idle');
+    expect(driver.session(0).getSnapshot().context.lastTurn).toMatchObject({ result: 'failed', transport: 'websocket', failure: { class: 'rate-limited' } });
     h.stop();
   });
 });

@@ -460,10 +460,13 @@ describe('scripted scenarios', () => {
     const driver = driverFor(SMALL_POLICY, 3);
     const h = driver.harness;
     driver.requestTurn(0);
-    h.openSocket(h.liveUpgrade('s0')!); // healthy
-    driver.requestTurn(1);
-    h.failUpgrade(h.liveUpgrade('s1')!, UPGRADE_500); // cooling down about 1 s; s0's socket stays open
-    h.advance(SMALL_POLICY.cooldown.initialMs);
+    h.openSocket(h.liveUpgrade('s0')!); // healthy, unproven
+    h.advance(1);
+    // Another gateway process reports a failure: cooling down 1 s; s0's socket stays open.
+    const report = { endpointKey: h.endpoint.getSnapshot().context.endpointKey, status: 'cooling-down', atMs: h.now(), untilMs: h.now() + 1_000, consecutiveFailures: 0 } as const;
+    h.endpoint.send({ type: 'FLEET.HEALTH_CHANGED', report, atMs: h.now() });
+    expect(h.endpoint.getSnapshot().value).toBe('coolingDown');
+    h.advance(1_000);
     expect(topState(h.endpoint.getSnapshot().value)).toBe('probing');
     driver.apply({ do: 'close', pick: 0, code: 1006 }); // s0's socket dies 1 s old
     expect(h.endpoint.getSnapshot().value).toBe('coolingDown');
@@ -476,6 +479,7 @@ describe('scripted scenarios', () => {
     const h = driver.harness;
     driver.requestTurn(0);
     h.openSocket(h.liveUpgrade('s0')!);
+    h.advance(SMALL_POLICY.minUptimeMs); // proven: every session may upgrade
     driver.requestTurn(1);
     driver.requestTurn(2);
     h.failUpgrade(h.liveUpgrade('s1')!, upgradeOutcome('HTTP 426'));
@@ -491,6 +495,7 @@ describe('scripted scenarios', () => {
     const h = driver.harness;
     driver.requestTurn(0);
     h.openSocket(h.liveUpgrade('s0')!);
+    h.advance(DEFAULT_POLICY.minUptimeMs); // proven: every session may upgrade
     driver.requestTurn(1);
     driver.requestTurn(2);
     h.failUpgrade(h.liveUpgrade('s1')!, UPGRADE_500);
@@ -588,6 +593,7 @@ describe('scripted scenarios', () => {
     const h = driver.harness;
     driver.requestTurn(0);
     h.openSocket(h.liveUpgrade('s0')!);
+    h.advance(SMALL_POLICY.minUptimeMs); // proven: every session may upgrade
     driver.requestTurn(1);
     h.failUpgrade(h.liveUpgrade('s1')!, upgradeOutcome('HTTP 404'));
     driver.apply({ do: 'close', pick: 0, code: 1006 });
@@ -697,6 +703,13 @@ describe('the first token is read before anyone uses it (issue 10: local credent
     driver.harness.credential.send({ type: 'REJECTED', session: driver.session(0), generation: 0 });
     expect(driver.harness.credential.getSnapshot().value).toBe('loading');
     driver.harness.stop();
+    // A session about to go over HTTP peeks while a refresh is in flight: answered at once (the chart-wide PEEK).
+    const peeking = driverFor(DEFAULT_POLICY, 2);
+    peeking.harness.credential.send({ type: 'REJECTED', session: peeking.session(0), generation: 1 });
+    expect(peeking.harness.credential.getSnapshot().value).toBe('refreshing');
+    peeking.harness.credential.send({ type: 'PEEK', session: peeking.session(1) });
+    expect(peeking.harness.credential.getSnapshot().value).toBe('refreshing');
+    peeking.harness.stop();
   });
 });
 
@@ -804,6 +817,51 @@ describe('a scripted tour of the remaining transitions', () => {
     expect(h.credential.getSnapshot()).toMatchObject({ value: { valid: 'untimed' }, context: { generation: 3 } });
     expect(h.refreshes[0]!.active).toBe(false);
     expect(h.upgrades[h.upgrades.length - 1]!.credentialGeneration).toBe(3);
+    h.stop();
+  });
+});
+
+describe('the socket owner and the turn, after issue 12', () => {
+  test('a socket closed here blames nobody; a token refused inside a socket condemns it and the resend goes over HTTP', () => {
+    const driver = driverFor(DEFAULT_POLICY, 1);
+    const h = driver.harness;
+    driver.requestTurn(0);
+    h.openSocket(h.liveUpgrade('s0')!);
+    driver.report(0, 'first event');
+    driver.report(0, 'cancelled');
+    // The consumer's break closed the socket here: back to idle, the endpoint is not told.
+    h.liveUpgrade('s0')!.sendBack({ type: 'SOCKET.CLOSED', outcome: { kind: 'closed', code: 1000, afterFirstEvent: false }, local: true, atMs: h.now() });
+    expect(connectionOf(driver.session(0))).toBe('idle');
+    expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
+
+    // Once the endpoint is proven, the next turn upgrades afresh; the provider refuses the socket's token mid-stream.
+    h.advance(DEFAULT_POLICY.minUptimeMs);
+    const turnId = driver.requestTurn(0)!;
+    h.openSocket(h.liveUpgrade('s0')!);
+    driver.session(0).send({
+      type: 'TURN_FAILED',
+      turnId,
+      outcome: { kind: 'provider-error', code: 'invalid_api_key', status: 401 },
+      atMs: h.now(),
+      credentialGeneration: driver.generationOfTurn(0),
+    });
+    expect(connectionOf(driver.session(0))).toBe('idle');
+    expect(turnRegionOf(driver.session(0))).toBe('refreshingCredentials');
+    driver.settleRefresh('ok');
+    expect(driver.session(0).getSnapshot().context.turn).toMatchObject({ transport: 'http', attempt: 2, authRetried: true, httpReason: 'moved-after-failure' });
+    expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
+    h.stop();
+  });
+
+  test('a credential source that throws while the socket is opened: HTTP, the probe given back, no cooldown', () => {
+    const driver = driverFor(DEFAULT_POLICY, 1);
+    const h = driver.harness;
+    driver.requestTurn(0);
+    h.liveUpgrade('s0')!.sendBack({ type: 'SOCKET.CREDENTIALS_UNAVAILABLE', detail: 'Error: disk on fire', atMs: h.now() });
+    expect(connectionOf(driver.session(0))).toBe('fallback');
+    expect(driver.session(0).getSnapshot().context).toMatchObject({ httpReason: 'credentials-unavailable', lastFailure: { class: 'auth', code: 'credentials-unavailable' } });
+    expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
+    expect(topState(h.endpoint.getSnapshot().value)).not.toBe('coolingDown');
     h.stop();
   });
 });

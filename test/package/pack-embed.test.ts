@@ -75,9 +75,10 @@ afterAll(async () => {
 });
 
 describe('the packed tarball', () => {
-  test('prepack builds dist/ with the same build this test stages', async () => {
+  test('prepack (and prepare, which npm runs for a git dependency) builds dist/ with the same build this test stages', async () => {
     const pkg = JSON.parse(await readFile(join(repo, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts['prepack']).toBe('npm run build');
+    expect(pkg.scripts['prepare']).toBe('npm run build');
     expect(pkg.scripts['build']).toMatch(/tsc -p tsconfig\.build\.json$/);
   });
 

@@ -84,7 +84,7 @@ describe('streamHttp: a healthy upstream', () => {
     upstream.setMode(MODEL, { providerError: { code: 'server_error' } });
     const { events, error } = await collect(turn());
     expect(error).toBeUndefined();
-    expect(openAIResponses.providerErrorOutcome(events.at(-1)!)).toEqual({ kind: 'provider-error', code: 'server_error' });
+    expect(openAIResponses.providerErrorOutcome(events.at(-1)!)).toEqual({ kind: 'provider-error', code: 'server_error', message: 'simulated provider error' });
   });
 });
 

@@ -5,7 +5,7 @@ import { WebSocketServer } from 'ws';
 import type { Outcome } from '../../machines/outcome.js';
 import { startUpstream, type Upstream } from '../../src/testing/upstream.js';
 import { openAIResponses } from '../../src/transports/openai-responses.js';
-import { openWebSocket, type OpenWebSocketOptions, type WebSocketConnection } from '../../src/transports/websocket.js';
+import { openWebSocket, type OpenWebSocketOptions, type SocketEnd, type WebSocketConnection } from '../../src/transports/websocket.js';
 import { collect, outcomeOf, rejectionOf, typesOf } from '../support/transport-helpers.js';
 
 const MODEL = 'gpt-5.4';
@@ -33,9 +33,9 @@ async function open(model = MODEL, extra: Partial<OpenWebSocketOptions> = {}): P
 /** Resolves with the outcome the connection reports for a close outside a turn. */
 function nextClose(connection: WebSocketConnection): Promise<Outcome> {
   return new Promise((resolve) => {
-    const off = connection.onClose((outcome) => {
+    const off = connection.onClose((end) => {
       off();
-      resolve(outcome);
+      resolve(end.outcome);
     });
   });
 }
@@ -79,7 +79,7 @@ describe('openWebSocket: a healthy upstream', () => {
     expect(error).toBeUndefined();
     const last = events.at(-1)!;
     expect(last.type).toBe('error');
-    expect(openAIResponses.providerErrorOutcome(last)).toEqual({ kind: 'provider-error', code: 'server_error', status: 500 });
+    expect(openAIResponses.providerErrorOutcome(last)).toEqual({ kind: 'provider-error', code: 'server_error', status: 500, message: 'simulated provider error' });
     expect(connection.isOpen).toBe(true);
   });
 
@@ -96,7 +96,7 @@ describe('openWebSocket: a healthy upstream', () => {
   it('onClose returns an unsubscribe function', async () => {
     const connection = await open();
     const reported: Outcome[] = [];
-    const off = connection.onClose((outcome) => reported.push(outcome));
+    const off = connection.onClose((end) => reported.push(end.outcome));
     const kept = nextClose(connection);
     off();
     await upstream.close();
@@ -104,16 +104,40 @@ describe('openWebSocket: a healthy upstream', () => {
     expect(reported).toEqual([]);
   });
 
-  it('close() is clean, idempotent, and not reported to onClose listeners', async () => {
+  it('close() is clean, idempotent, and reported once, at once, as a local end', async () => {
     const connection = await open();
-    const reported: Outcome[] = [];
-    connection.onClose((outcome) => reported.push(outcome));
+    const reported: SocketEnd[] = [];
+    connection.onClose((end) => reported.push(end));
     connection.close();
     connection.close();
     expect(connection.isOpen).toBe(false);
+    expect(reported).toEqual([{ outcome: { kind: 'closed', code: 1000, afterFirstEvent: false }, local: true }]);
     const { error } = await collect(connection.streamTurn(frame, turnOptions));
     expect(outcomeOf(error)).toMatchObject({ kind: 'closed' });
-    expect(reported).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(reported).toHaveLength(1);
+  });
+
+  it('a consumer that stops a turn early closes the socket as a local end; a missed deadline is the upstream\'s fault', async () => {
+    upstream.setMode(MODEL, { stallAfterEvents: 2 });
+    const connection = await open();
+    const reported: SocketEnd[] = [];
+    connection.onClose((end) => reported.push(end));
+    const turn = connection.streamTurn(frame, turnOptions);
+    await turn.next();
+    await turn.return?.();
+    expect(reported).toEqual([{ outcome: { kind: 'closed', code: 1000, afterFirstEvent: false }, local: true }]);
+
+    const second = await open();
+    const late: SocketEnd[] = [];
+    second.onClose((end) => late.push(end));
+    const { error } = await collect(second.streamTurn(frame, { ...turnOptions, idleTimeoutMs: 50 }));
+    expect(outcomeOf(error)).toEqual({ kind: 'timeout', phase: 'idle' });
+    expect(late).toEqual([{ outcome: { kind: 'timeout', phase: 'idle' }, local: false }]);
+    // A listener attached after the end still hears it.
+    const after: SocketEnd[] = [];
+    second.onClose((end) => after.push(end));
+    expect(after).toEqual(late);
   });
 });
 

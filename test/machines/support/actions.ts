@@ -106,6 +106,7 @@ export const SMALL_POLICY: Policy = {
   upgradeBudgetMs: 1_000,
   minUptimeMs: 15_000,
   unsupportedTtlMs: 600_000,
+  webSocketFirstEventTimeoutMs: 5_000,
 };
 
 export const POLICIES = { small: SMALL_POLICY, default: DEFAULT_POLICY } as const;

@@ -1,14 +1,15 @@
 /**
- * `npm run docs:demo`: runs the demo (`runDemo`, default options) several times, checks that
+ * `npm run docs:demo`: runs `resilient-stream demo --json` (default options) several times, checks that
  * every simulated figure came out the same each time, and writes the README's demo table
  * between its markers. Real-time rows show the median over the runs and their range, because
  * loopback timings vary with the load of the machine.
  *
  * Usage: npm run docs:demo [-- --runs 3]
  */
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { runDemo, type DemoReport, type PolicyFigures } from '../src/cli/demo.js';
+import { parseArgs, promisify } from 'node:util';
+import type { DemoReport, PolicyFigures } from '../src/cli/demo.js';
 import { humanDuration } from '../src/logging.js';
 
 const START = '<!-- demo-table:start (npm run docs:demo writes this block) -->';
@@ -20,7 +21,8 @@ const runs = Math.max(1, Number(values.runs));
 const reports: DemoReport[] = [];
 for (let i = 0; i < runs; i++) {
   process.stderr.write(`demo run ${i + 1} of ${runs}…\n`);
-  reports.push(await runDemo({}));
+  const { stdout } = await promisify(execFile)(process.execPath, ['bin/resilient-stream.js', 'demo', '--json'], { env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 64 * 1024 * 1024 });
+  reports.push(JSON.parse(stdout) as DemoReport);
 }
 
 function deterministic(figures: PolicyFigures): unknown {

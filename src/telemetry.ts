@@ -47,7 +47,10 @@ export function attachTelemetry(manager: TelemetrySource, httpUrlOf: (endpointKe
       metrics.turn(event);
       tracing.turn(event);
     }),
-    upgrade: guarded((event) => metrics.upgrade(event)),
+    upgrade: guarded((event) => {
+      metrics.upgrade(event);
+      tracing.upgrade(event);
+    }),
     fallback: guarded((event) => metrics.fallback(event)),
     recovered: guarded((event) => metrics.recovered(event)),
     'reauth-required': guarded((event) => metrics.reauthRequired(event)),

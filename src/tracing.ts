@@ -1,6 +1,7 @@
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import type { Clock } from './clock.js';
-import type { TurnEvent, TurnPhase } from './events.js';
+import type { TurnEvent, TurnPhase, UpgradeEvent } from './events.js';
+import type { Failure } from '../machines/failure.js';
 import { ATTR, SCOPE_NAME, type OtelApi } from './telemetry-api.js';
 
 /** Span names; docs/observability.md lists their attributes. */
@@ -20,6 +21,8 @@ export const SPAN = {
  */
 export class TurnTracing {
   private readonly tracer: Tracer;
+  /** Each session's last failed upgrade, to name the failure of an upgrade phase that carries none. */
+  private readonly upgradeFailures = new Map<string, { atMs: number; failure: Failure }>();
 
   constructor(
     private readonly api: OtelApi,
@@ -30,8 +33,16 @@ export class TurnTracing {
     this.tracer = api.trace.getTracer(SCOPE_NAME);
   }
 
+  /** Remembers a failed upgrade until the turn that waited for it ends. */
+  upgrade(event: UpgradeEvent): void {
+    if (event.result === 'failed' && event.failure) this.upgradeFailures.set(event.sessionId, { atMs: event.atMs, failure: event.failure });
+    else this.upgradeFailures.delete(event.sessionId);
+  }
+
   /** Records the spans of a finished turn. */
   turn(event: TurnEvent): void {
+    const upgradeFailure = this.upgradeFailures.get(event.sessionId);
+    this.upgradeFailures.delete(event.sessionId);
     const api = this.api;
     // The manager's clock may be simulated: shift its times so the turn ends "now".
     const offsetMs = Date.now() - this.clock().now();
@@ -56,7 +67,11 @@ export class TurnTracing {
     }
     if (event.result === 'failed' && event.failure?.class !== 'aborted') span.setStatus({ code: api.SpanStatusCode.ERROR, message: event.failure?.summary ?? 'turn failed' });
     const parent = api.trace.setSpan(api.context.active(), span);
-    for (const phase of event.phases) this.phase(phase, parent, at, event.endpointKey, address);
+    for (const phase of event.phases) {
+      // The turn path may report a failed upgrade phase without its failure; the `upgrade` event had it.
+      const known = phase.kind === 'upgrade' && phase.result === 'failed' && !phase.failure && upgradeFailure && upgradeFailure.atMs >= phase.startedAtMs && upgradeFailure.atMs <= phase.endedAtMs;
+      this.phase(known ? { ...phase, failure: upgradeFailure.failure } : phase, parent, at, event.endpointKey, address);
+    }
     span.end(at(event.startedAtMs + event.durationMs));
   }
 

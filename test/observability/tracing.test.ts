@@ -146,10 +146,8 @@ describe('a span per turn', () => {
     }
   });
 
-  // END-TO-END, NEEDS BRANCH `turn`: the turn path reports its phases (the upgrade the turn
-  // waited for) and its HTTP reason only once `turn` merges; until then the manager's bridge
-  // reports one `attempt` phase. Remove `.fails` when `turn` is merged.
-  test.fails('real turns: the first turn on a failing endpoint has a failed upgrade child and goes over HTTP for "upgrade-failed"', async () => {
+  // End to end through the turn path's own phases (src/turn-trace.ts).
+  test('real turns: the first turn on a failing endpoint has a failed upgrade child and goes over HTTP for "upgrade-failed"', async () => {
     const request = tracer().startSpan('gateway request');
     await turnUnder(request, 'agent-1', FAILING, 'gpt-5.4');
     request.end();

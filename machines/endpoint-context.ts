@@ -26,6 +26,7 @@ export function initialContext(input: EndpointInput): EndpointContext {
     probesGranted: 0,
     history: [],
     healthySinceMs: undefined,
+    unprovenSocketOf: undefined,
     evidenceAtMs: undefined,
   };
 }
@@ -51,6 +52,7 @@ function failed(context: EndpointContext, event: FailureEvent, untilMs: number):
     probeHolder: undefined,
     sharedLeaseUntilMs: undefined,
     healthySinceMs: undefined,
+    unprovenSocketOf: undefined,
     evidenceAtMs: event.atMs,
     history: remember(context.history, { atMs: event.atMs, sessionId: event.sessionId, result: 'failed', failure: event.failure }),
   };
@@ -77,6 +79,7 @@ export function successAt(context: EndpointContext, sessionId: string, atMs: num
     cooldownStartedAtMs: undefined,
     cooldownUntilMs: undefined,
     healthySinceMs: atMs,
+    unprovenSocketOf: sessionId,
     evidenceAtMs: atMs,
     history: remember(context.history, { atMs, sessionId, result: 'succeeded' }),
   };
@@ -92,6 +95,7 @@ export function forgottenAt(atMs: number | undefined, context: EndpointContext):
     sharedLeaseUntilMs: undefined,
     pendingProbe: undefined,
     healthySinceMs: undefined,
+    unprovenSocketOf: undefined,
     evidenceAtMs: atMs ?? context.evidenceAtMs,
   };
 }

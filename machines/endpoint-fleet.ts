@@ -63,6 +63,7 @@ export function fleetWindowAdopted(context: EndpointContext, event: FleetEvent):
     // The reporter's publish cleared the store's lease: nothing of ours is left to release.
     sharedLeaseUntilMs: undefined,
     healthySinceMs: undefined,
+    unprovenSocketOf: undefined,
     evidenceAtMs: Math.max(context.evidenceAtMs ?? -Infinity, report.atMs),
   };
 }
@@ -76,6 +77,7 @@ export function fleetRecoveryAdopted(event: FleetEvent): Partial<EndpointContext
     probeHolder: undefined,
     sharedLeaseUntilMs: undefined,
     healthySinceMs: event.report.atMs,
+    unprovenSocketOf: undefined,
     evidenceAtMs: event.report.atMs,
   };
 }

@@ -174,6 +174,11 @@ export interface EndpointContext {
   /** When the socket that made the endpoint healthy opened, in ms; it is proven `minUptimeMs` later. Undefined unless healthy. */
   readonly healthySinceMs: number | undefined;
   /**
+   * The session whose socket made the endpoint healthy, while that socket is unproven: it alone may
+   * upgrade again in `healthy.settling` (its socket closed locally, say), which adds no stampede.
+   */
+  readonly unprovenSocketOf: string | undefined;
+  /**
    * When this chart last learned something about the endpoint (its own failure, success or reset,
    * or a fleet report it adopted), in ms. A fleet report that loosens (healthy, reset) and is not
    * newer than this is ignored, so an old report, or this process's own echoed back, undoes nothing.

@@ -105,7 +105,7 @@ export function createEndpointMachine() {
       startTheCooldown: assign(({ context, event }) => cooldownAfter(context, event as FailureEvent)),
       latchHttp: assign(({ context, event }) => latchAfter(context, event as FailureEvent)),
       recordTheSuccess: assign(({ context, event }) => (event.type === 'UPGRADE_SUCCEEDED' ? successAt(context, event.sessionId, event.atMs) : {})),
-      forgiveTheFailures: assign({ consecutiveFailures: 0 }),
+      forgiveTheFailures: assign({ consecutiveFailures: 0, unprovenSocketOf: undefined }),
       countTheSuppressedFailure: assign({ suppressedFailures: ({ context }) => context.suppressedFailures + 1 }),
       forgetEverything: assign(({ context, event }) => forgottenAt(fleetReportOf(context, event)?.atMs ?? atMsOf(event), context)),
       adoptTheFleetsWindow: assign(({ context, event }) => fleetWindowAdopted(context, event as FleetEvent)),
@@ -120,6 +120,7 @@ export function createEndpointMachine() {
       theStoreGrantedTheProbe: ({ event }) => (event as { output?: ProbeClaim }).output?.granted === true,
       theReporterHoldsTheProbe: ({ context, event }) => 'sessionId' in event && event.sessionId === context.probeHolder,
       theFleetSharesHealth: ({ context }) => context.sharedStore,
+      theAskerOpenedTheUnprovenSocket: ({ context, event }) => event.type === 'PROBE_REQUESTED' && event.sessionId === context.unprovenSocketOf,
       theFleetWasReset: ({ context, event }) => fleetReportIsNewer(context, event, 'reset'),
       theFleetProvedTheEndpoint: ({ context, event }) => fleetReportIsNewer(context, event, 'healthy'),
       theFleetLatchedHttpUntilLater: ({ context, event }) => fleetWindowToAdopt(context, event, 'unsupported'),
@@ -224,7 +225,12 @@ export function createEndpointMachine() {
             description:
               'Unproven: the probe opened a socket, but a flapping endpoint opens them too. Other sessions stay on HTTP until it has stayed up minUptimeMs; the failure streak is only forgiven then.',
             entry: { type: 'answerThePendingProbeIfAny', params: { answer: 'unproven' } },
-            on: { PROBE_REQUESTED: { actions: { type: 'denyTheUpgrade', params: { reason: 'unproven' } } } },
+            on: {
+              PROBE_REQUESTED: [
+                { guard: 'theAskerOpenedTheUnprovenSocket', actions: 'grantTheUpgrade' },
+                { actions: { type: 'denyTheUpgrade', params: { reason: 'unproven' } } },
+              ],
+            },
             after: { minUptimeDelay: { target: 'stable', actions: ['forgiveTheFailures', 'publishTheProof'] } },
           },
           stable: {

@@ -20,7 +20,7 @@ export interface SessionState {
   readonly turn: string;
   /** The transport the next (or current) turn uses: `websocket` when a socket is open, else `http`. */
   readonly transport: TransportKind;
-  /** While on HTTP, why: `cooling-down`, `probe-in-flight`, `unsupported`, `upgrade-failed`, `refresh-failed`, `credentials-unavailable`. */
+  /** While on HTTP, why: `cooling-down`, `probe-in-flight`, `unsupported`, `unproven`, `upgrade-failed`, `refresh-failed`, `credentials-unavailable`. */
   readonly httpReason: HttpReason | undefined;
   /** When the endpoint may be probed again, in ms on the manager's clock, if known. */
   readonly httpUntilMs: number | undefined;

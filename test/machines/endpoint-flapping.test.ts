@@ -131,6 +131,16 @@ describe('a flapping endpoint is probed, not stampeded', () => {
     run.chart.stop();
   });
 
+  test('the session whose socket is unproven may upgrade again (it closed it locally, say); the others may not', () => {
+    const c = new EndpointChart();
+    c.ask('s0');
+    c.succeed('s0');
+    c.advance(2_000);
+    expect(c.ask('s0')).toEqual({ type: 'ENDPOINT.GRANTED' });
+    expect(c.ask('s1')).toMatchObject({ type: 'ENDPOINT.DENIED', reason: 'unproven' });
+    c.stop();
+  });
+
   test('sessions asking while the probe is unproven are told when it will be proven', () => {
     const c = new EndpointChart();
     c.ask('s0');

@@ -871,6 +871,19 @@ describe('coverage', () => {
     tourTheFleetTransitions(coverage.inspect);
   });
 
+  // Random runs reach it only sometimes: a session denied an upgrade peeks while a refresh runs.
+  test('a peek during a refresh is answered at once, without waiting for the refresh', () => {
+    const driver = driverFor(DEFAULT_POLICY, 2);
+    const h = driver.harness;
+    driver.requestTurn(0);
+    h.failUpgrade(h.liveUpgrade('s0')!, upgradeOutcome('HTTP 401'));
+    expect(topState(h.credential.getSnapshot().value)).toBe('refreshing');
+    h.credential.send({ type: 'PEEK', session: driver.session(1) });
+    expect(topState(h.credential.getSnapshot().value)).toBe('refreshing');
+    expect([...coverage.transitions]).toContain('credential --PEEK [branch 2/2]--> (stays)');
+    h.stop();
+  });
+
   test('every state and transition of each chart is reached by some test', () => {
     expect(machines).toHaveLength(3);
     const missing = coverage.missing(machines);

@@ -156,6 +156,11 @@ export class EndpointChart {
  */
 export function tourTheFleetTransitions(inspect: (event: InspectionEvent) => void): void {
   const c = new EndpointChart({ inspect });
+  c.ask('s0');
+  c.succeed('s0'); // healthy.settling: s0 may upgrade again, s1 may not
+  c.ask('s0');
+  c.ask('s1');
+  c.advance(1);
   c.fleet({ status: 'cooling-down', untilMs: c.now() + 60_000, consecutiveFailures: 2 });
   c.fleet({ status: 'unsupported', untilMs: c.now() + 600_000 });
   c.advance(1);

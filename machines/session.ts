@@ -121,6 +121,8 @@ export interface SessionContext {
   readonly httpUntilMs: number | undefined;
   readonly httpReason: HttpReason | undefined;
   readonly lastFailure: Failure | undefined;
+  /** Why sign-in is required, as the credential chart said it (names the cause and what to do). */
+  readonly signInReason: string | undefined;
   readonly turn: TurnContext | undefined;
   readonly lastTurn: TurnResult | undefined;
 }
@@ -286,7 +288,9 @@ export function createSessionMachine() {
             ? classify(event.outcome, event.atMs)
             : event.type === 'CREDENTIAL.REAUTH_REQUIRED'
               ? ({ class: 'auth', summary: event.summary, code: 'reauth-required' } satisfies Failure)
-              : AUTH_REFRESH_FAILED;
+              : event.type === 'CREDENTIAL.REFRESH_FAILED'
+                ? ({ ...AUTH_REFRESH_FAILED, summary: event.summary } satisfies Failure)
+                : AUTH_REFRESH_FAILED;
         return {
           turn: undefined,
           lastTurn: context.turn ? { id: context.turn.id, result: 'failed' as const, transport: context.turn.transport, failure } : context.lastTurn,
@@ -303,6 +307,9 @@ export function createSessionMachine() {
             }
           : context.lastTurn,
       })),
+      rememberWhySignInIsRequired: assign({
+        signInReason: ({ context, event }) => (event.type === 'CREDENTIAL.REAUTH_REQUIRED' ? event.summary : context.signInReason),
+      }),
       refuseTheTurnUntilSignIn: assign(({ context }) => ({
         turn: undefined,
         lastTurn: context.turn
@@ -310,7 +317,7 @@ export function createSessionMachine() {
               id: context.turn.id,
               result: 'failed' as const,
               transport: undefined,
-              failure: { class: 'auth', summary: 'sign-in required: the refresh token was refused', code: 'reauth-required' } satisfies Failure,
+              failure: { class: 'auth', summary: context.signInReason ?? 'sign-in required: the refresh token was refused', code: 'reauth-required' } satisfies Failure,
             }
           : context.lastTurn,
       })),
@@ -365,6 +372,7 @@ export function createSessionMachine() {
       httpUntilMs: undefined,
       httpReason: undefined,
       lastFailure: undefined,
+      signInReason: undefined,
       turn: undefined,
       lastTurn: undefined,
     }),
@@ -493,6 +501,7 @@ export function createSessionMachine() {
               },
               reauthRequired: {
                 description: 'The refresh token was refused: no refresh, no upgrade, turns fail until a person signs in.',
+                entry: 'rememberWhySignInIsRequired',
                 on: {
                   TURN_REQUESTED: { guard: 'noTurnIsInProgress', target: 'confirmingSignIn', actions: ['noteTheTime', 'startAFreshUpgradeAttempt'] },
                 },

@@ -92,10 +92,7 @@ test('a custom source whose refresh() throws a plain Error with status 401 and c
   expect(h.manager.endpoint('api').state.status).not.toBe('cooling-down');
 });
 
-// Waits for "turn": the session chart's refuseTheTurnUntilSignIn writes a fixed summary ("the refresh
-// token was refused") instead of the credential chart's, which names the cause (a missing file) and
-// what to do. Fix: keep CREDENTIAL.REAUTH_REQUIRED's summary in the session context and use it there.
-test.fails('the failed turn names the local cause and what to do (needs the session chart to carry the credential summary)', async () => {
+test('the failed turn names the local cause and what to do', async () => {
   const path = await credentialsPath(undefined);
   const store = fileCredentialStore(path, { watchIntervalMs: 60_000 });
   const h = await startHarness({

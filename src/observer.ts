@@ -145,9 +145,19 @@ export class TransitionObserver {
       const untilMs = context.cooldownUntilMs ?? atMs;
       const cooldownMs = untilMs - (context.cooldownStartedAtMs ?? atMs);
       const failure = context.lastFailure;
+      if (failure === undefined) {
+        // No failure seen here: the shared store refused the claim (another process probes, or
+        // its probe failed) or the fleet pushed its cooldown. Only the process that saw the
+        // failure warns, so a fleet logs one warn line per failure, not one per process.
+        this.logger.info(
+          { ...base, cooldownMs, nextProbeAtMs: untilMs },
+          `WebSocket to ${context.endpointKey}: another gateway process holds its probe or reported it failing; turns go over HTTP; next probe in ${humanDuration(cooldownMs)} at ${new Date(untilMs).toISOString()}`,
+        );
+        return;
+      }
       this.logger.warn(
-        { ...base, failureClass: failure?.class, code: failure?.code, cooldownMs, nextProbeAtMs: untilMs, suppressedFailures: suppressed },
-        `WebSocket to ${context.endpointKey} unavailable (${failure?.summary ?? 'probe refused by the shared store'}); turns go over HTTP; next probe in ${humanDuration(cooldownMs)} at ${new Date(untilMs).toISOString()}${alsoSuppressed}`,
+        { ...base, failureClass: failure.class, code: failure.code, cooldownMs, nextProbeAtMs: untilMs, suppressedFailures: suppressed },
+        `WebSocket to ${context.endpointKey} unavailable (${failure.summary}); turns go over HTTP; next probe in ${humanDuration(cooldownMs)} at ${new Date(untilMs).toISOString()}${alsoSuppressed}`,
       );
     } else if (to === 'unsupported') {
       watched.unhealthySinceMs ??= atMs;

@@ -240,14 +240,13 @@ describe.skipIf(skipRedisSuites)('a fleet of 8 real gateway processes × 50 sess
     expect(results.every((r) => r.completed === SESSIONS), JSON.stringify(results.filter((r) => r.completed !== SESSIONS).slice(0, 2))).toBe(true);
     // Every instance is on WebSocket (a turn whose upgrade outlasts upgradeBudgetMs on a starved machine goes over HTTP meanwhile).
     expect(next.every((r) => r.completed === SESSIONS && r.websocket > 0), JSON.stringify(next)).toBe(true);
-    // No false alarm: no process says Redis failed, and none says the store refused it a probe
-    // while the fleet's first probe was still going well. (On a machine so starved that the first
-    // probe itself times out, the others' waits end first and they are told so: that is a real
-    // failure, reported as "upgrade timed out", and then the refusal lines are not false.)
+    // No false alarm: no process says Redis failed, and a process the store refused a probe
+    // (another process holds it) says so at info, not warn. (On a machine so starved that the
+    // first probe itself times out, that process warns "upgrade timed out": a real failure.)
     const lines = warnLines();
     expect(lines.filter((line) => /Redis unavailable/.test(line))).toEqual([]);
     const probeFailed = lines.some((line) => /upgrade timed out|upgrade answered/.test(line));
-    if (!probeFailed) expect(lines.filter((line) => /probe refused by the shared store/.test(line))).toEqual([]);
+    if (!probeFailed) expect(lines).toEqual([]);
   }, 90_000);
 
   it('upgrade answering 500: at most one upgrade per cooldown window for the whole fleet, every turn completes over HTTP; then the upstream heals: one probe succeeds and every instance is back on WebSocket within the propagation bound', async () => {

@@ -224,7 +224,9 @@ function parseClaim(reply: unknown): ProbeClaim {
  *
  * @example
  * import { Redis } from 'ioredis';
- * const store = redisStore({ client: new Redis(process.env.REDIS_URL!) });
+ * const redis = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: 1 });
+ * redis.on('error', (error) => logger.debug({ err: error.message }, 'redis connection error'));
+ * const store = redisStore({ client: redis, logger });
  * const manager = createSessionManager({ endpoints, store });
  */
 export function redisStore(options: RedisStoreOptions): CoordinationStore {

@@ -834,7 +834,8 @@ describe('the socket owner and the turn, after issue 12', () => {
     expect(connectionOf(driver.session(0))).toBe('idle');
     expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
 
-    // Next turn upgrades afresh; the provider refuses the socket's token mid-stream.
+    // Once the endpoint is proven, the next turn upgrades afresh; the provider refuses the socket's token mid-stream.
+    h.advance(DEFAULT_POLICY.minUptimeMs);
     const turnId = driver.requestTurn(0)!;
     h.openSocket(h.liveUpgrade('s0')!);
     driver.session(0).send({

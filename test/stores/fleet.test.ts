@@ -308,6 +308,7 @@ describe.skipIf(skipRedisSuites)('a gateway fleet sharing one real Redis', () =>
     const keyPrefix = `fleet-${(fleets += 1)}:`;
     return () => {
       const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
+      client.on('error', () => undefined);
       clients.push(client);
       return redisStore({ client: wrap(client), keyPrefix, firstProbeWaitMs: 0 });
     };

@@ -114,6 +114,13 @@ function contract(fresh: () => FreshStores): void {
     expect(await a.claimProbe(ENDPOINT, T + 2, 10_000)).toEqual({ granted: true });
   });
 
+  it('an operator reset clears like healthy: cooldown, latch, lease and streak', async () => {
+    const [a, b] = fresh()(2) as [CoordinationStore, CoordinationStore];
+    await a.publishHealth(cooling(T + 60_000, ENDPOINT, T, 4));
+    await b.publishHealth({ endpointKey: ENDPOINT, status: 'reset', atMs: T + 1, untilMs: undefined, consecutiveFailures: 0 });
+    expect(await b.claimProbe(ENDPOINT, T + 2, 10_000)).toEqual({ granted: true });
+  });
+
   it('any report clears the lease', async () => {
     const [a, b] = fresh()(2) as [CoordinationStore, CoordinationStore];
     expect(await a.claimProbe(ENDPOINT, T, 10_000)).toEqual({ granted: true });
@@ -266,6 +273,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
     server = await startRedisServer();
     for (let i = 0; i < 5; i += 1) {
       const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
+      client.on('error', () => undefined);
       clients.push(client);
       await client.ping();
     }
@@ -483,6 +491,7 @@ describe.skipIf(skipRedisSuites)('redisStore on a real redis-server', () => {
 
     it('an ioredis client with its own keyPrefix still works (ioredis prefixes KEYS)', async () => {
       const prefixed = new Redis(server.url, { keyPrefix: 'tenant-a:', maxRetriesPerRequest: 1 });
+      prefixed.on('error', () => undefined);
       try {
         const store = redisStore({ firstProbeWaitMs: 0, client: prefixed, keyPrefix: freshPrefix() });
         expect(await store.claimProbe(ENDPOINT, T, 1_000)).toEqual({ granted: true });

@@ -49,7 +49,8 @@ const logger: Logger = {
   error: (_obj, msg) => print({ type: 'log', level: 'error', msg }),
 };
 
-const store = redisStore({ client: redis, keyPrefix: config.keyPrefix, logger, timeoutMs: 10_000 });
+// A loaded machine takes seconds to prove a probe: wait for it as long as the chart allows (leaseMs − 1 s).
+const store = redisStore({ client: redis, keyPrefix: config.keyPrefix, logger, timeoutMs: 10_000, firstProbeWaitMs: 30_000 });
 const credentials = oauthRefreshSource({
   tokenUrl: config.tokenUrl,
   clientId: config.clientId,
@@ -74,7 +75,7 @@ const modelOf = (endpoint: string) => new URL(config.endpoints[endpoint]!).searc
 
 let staleSocketRetries = 0;
 
-async function turn(endpoint: string, i: number, retried = false): Promise<{ ok: boolean; transport: string; error: string }> {
+async function turn(endpoint: string, i: number, attempt = 1): Promise<{ ok: boolean; transport: string; error: string }> {
   const session = manager.session(`c${config.index}-s${i}-${endpoint}`, endpoint);
   let events = 0;
   try {
@@ -87,11 +88,11 @@ async function turn(endpoint: string, i: number, retried = false): Promise<{ ok:
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // A pooled keep-alive connection the upstream closed while this starved process was not
-    // looking (UND_ERR_SOCKET or ECONNRESET before any event; undici does not retry a POST): retried once, as a gateway would, and counted.
+    // looking (UND_ERR_SOCKET or ECONNRESET before any event; undici does not retry a POST): retried up to twice, as a gateway would, and counted.
     // The library's HTTP transport should retry this itself; see the fleet report.
-    if (!retried && events === 0 && /UND_ERR_SOCKET|ECONNRESET/.test(message)) {
+    if (attempt < 3 && events === 0 && /UND_ERR_SOCKET|ECONNRESET/.test(message)) {
       staleSocketRetries += 1;
-      return turn(endpoint, i, true);
+      return turn(endpoint, i, attempt + 1);
     }
     return { ok: false, transport: session.state.transport, error: message };
   }

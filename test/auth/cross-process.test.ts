@@ -126,8 +126,11 @@ describe('processes sharing one credentials file', () => {
     const { reads, invalid } = await validity.stop();
 
     expect(result, next.stderr()).toEqual({ type: 'result', ok: true, accessToken: endpoint.latest()!.access_token });
-    // Well under a second (it was 29 997 ms with lockStaleMs 30 s before the dead-pid rule).
-    expect(tookMs).toBeLessThan(1_000);
+    if (process.env['REPORT_FIGURES']) console.log(`SIGKILLed holder: the next refresh completed in ${tookMs.toFixed(0)} ms (lockStaleMs 180 000)`);
+    // Well under a second when the machine is quiet (601 ms measured with a load average of 25 on
+    // 2 cores, the token request and the fsync'd write included); before the dead-pid rule it
+    // waited out lockStaleMs (29 997 ms with 30 s; here it would be 180 s). Generous for load.
+    expect(tookMs).toBeLessThan(3_000);
     const events = childEvents(next);
     expect(events).not.toContain('lock-busy');
     const takeover = next.lines.find((line) => line.type === 'event' && line.event.type === 'lock-taken-over');

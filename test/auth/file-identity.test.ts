@@ -76,6 +76,10 @@ async function twoRotations(s: Setup, a: TurnChild, b: TurnChild): Promise<void>
     expect(s.endpoint.stats()).toMatchObject({ refreshRequests: rotation, issued: rotation, reused: 0 });
   }
   expect(parseCredentialsText(await readFile(s.realPath, 'utf8')).access_token).toBe(s.endpoint.latest()!.access_token);
+  if (process.env['REPORT_FIGURES']) {
+    const turns = [...a.lines, ...b.lines].filter((line) => line.type === 'turn');
+    console.log(`2 processes, 2 rotations: ${JSON.stringify(s.endpoint.stats())}; turns ${turns.filter((t) => t.type === 'turn' && t.ok).length}/${turns.length} completed`);
+  }
   await Promise.all([a.exit(), b.exit()]);
 }
 

@@ -31,7 +31,9 @@ describe('the O_EXCL lock file', () => {
     const events: FileLockEvent[] = [];
     const started = performance.now();
     const lock = await acquireFileLock(path, { staleMs: 180_000, onEvent: (e) => events.push(e) });
-    expect(performance.now() - started).toBeLessThan(1_000);
+    const tookMs = performance.now() - started;
+    if (process.env['REPORT_FIGURES']) console.log(`dead holder's lock taken over in ${tookMs.toFixed(1)} ms`);
+    expect(tookMs).toBeLessThan(1_000);
     expect(events[0]).toMatchObject({ type: 'taken-over', reason: 'holder-dead', holder: { pid, host: hostname() } });
     await lock.release();
   });

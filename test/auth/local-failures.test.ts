@@ -85,6 +85,7 @@ test('a custom source whose refresh() throws a plain Error with status 401 and c
     const turn = await h.turn(session);
     expect(turn.error).toMatchObject({ failure: { class: 'auth' } });
   }
+  if (process.env['REPORT_FIGURES']) console.log(`custom source, plain Error 401 refresh_token_reused: 50 turns sent the dead token ${deadSent} time(s); refresh() called ${refreshCalls} time(s)`);
   expect(deadSent).toBeLessThanOrEqual(1);
   expect(refreshCalls).toBe(1);
   expect(h.events.reauthRequired).toHaveLength(1);

@@ -60,6 +60,11 @@ export type SessionEvent =
       readonly atMs: number;
       /** Generation of the token the request carried (so a 401 refreshes the right one). */
       readonly credentialGeneration: number;
+      /**
+       * Whether the consumer already got an event of this turn. The facade says it here instead
+       * of sending TURN_FIRST_EVENT on every turn (a healthy turn then costs the chart 2 events).
+       */
+      readonly afterFirstEvent?: boolean;
     }
   /** The caller gave up on the turn (abort signal, iterator closed) before it ended. */
   | { readonly type: 'TURN_CANCELLED'; readonly turnId: string; readonly atMs: number }
@@ -320,14 +325,15 @@ export function createSessionMachine() {
       theTurnCanMoveToHttp: ({ context, event }) => {
         const turn = context.turn;
         if (event.type !== 'TURN_FAILED' || !turn || event.turnId !== turn.id) return false;
-        return turn.transport === 'websocket' && !turn.firstEventSeen && !turn.switchedToHttp && mayRetryOverHttp(classify(event.outcome), event.outcome.kind);
+        if (turn.firstEventSeen || event.afterFirstEvent === true) return false;
+        return turn.transport === 'websocket' && !turn.switchedToHttp && mayRetryOverHttp(classify(event.outcome), event.outcome.kind);
       },
       theTurnMayRefreshOnce: ({ context, event }) => {
         const turn = context.turn;
         if (event.type !== 'TURN_FAILED' || !turn || event.turnId !== turn.id) return false;
         // A source that cannot hand out a token will not refresh one either.
         if (event.outcome.kind === 'credentials-unavailable') return false;
-        return !turn.authRetried && !turn.firstEventSeen && classify(event.outcome).class === 'auth';
+        return !turn.authRetried && !turn.firstEventSeen && event.afterFirstEvent !== true && classify(event.outcome).class === 'auth';
       },
       theSocketsTokenWasRefused: ({ context, event }) => {
         const turn = context.turn;

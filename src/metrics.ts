@@ -64,6 +64,8 @@ export class TelemetryMetrics {
   private readonly onHttp = new Map<string, { endpointKey: string; reason: string }>();
   /** The endpoint of each session seen in an event, for the session gauge. */
   private readonly sessionEndpoint = new Map<string, string>();
+  /** The transport of each session's last turn (`none` when it could not send), for the session gauge. */
+  private readonly sessionTransport = new Map<string, string>();
   /** Series of the session gauge reported before: reported as 0 once empty, so a graph drops instead of freezing. */
   private readonly sessionSeries = new Map<string, Attributes>();
 
@@ -82,6 +84,7 @@ export class TelemetryMetrics {
   turn(event: TurnEvent): void {
     const i = this.current();
     this.sessionEndpoint.set(event.sessionId, event.endpointKey);
+    this.sessionTransport.set(event.sessionId, event.transport ?? 'none');
     const attributes = this.endpointAttributes(event.endpointKey, {
       [ATTR.transport]: event.transport ?? 'none',
       ...(event.result === 'failed' ? { [ATTR.errorType]: event.failure?.class ?? '_OTHER' } : {}),
@@ -115,7 +118,10 @@ export class TelemetryMetrics {
   /** An endpoint works again, or a session is back on its WebSocket. */
   recovered(event: RecoveredEvent): void {
     const i = this.current();
-    if (event.actor === 'session') this.onHttp.delete(event.id);
+    if (event.actor === 'session') {
+      this.onHttp.delete(event.id);
+      this.sessionTransport.set(event.id, 'websocket');
+    }
     i.recoveries.add(1, this.endpointAttributes(event.endpointKey, { [ATTR.recoveryScope]: event.actor }));
     if (event.actor === 'endpoint' && event.downForMs !== undefined) i.downtime.record(event.downForMs / 1_000, this.endpointAttributes(event.endpointKey, {}));
   }
@@ -190,14 +196,17 @@ export class TelemetryMetrics {
     for (const id of this.sessionEndpoint.keys()) {
       if (!live.has(id)) {
         this.sessionEndpoint.delete(id);
+        this.sessionTransport.delete(id);
         this.onHttp.delete(id);
       }
     }
     const counts = new Map<string, number>();
     for (const [id, endpointKey] of this.sessionEndpoint) {
       const http = this.onHttp.get(id);
-      const key = `${endpointKey}\u0000${http ? http.reason : ''}`;
-      if (!this.sessionSeries.has(key)) this.sessionSeries.set(key, this.endpointAttributes(endpointKey, http ? { [ATTR.transport]: 'http', [ATTR.fallbackReason]: http.reason } : { [ATTR.transport]: 'websocket' }));
+      // On HTTP from a fallback until it recovers; otherwise where its last turn went.
+      const transport = http ? 'http' : (this.sessionTransport.get(id) ?? 'websocket');
+      const key = `${endpointKey}\u0000${transport}\u0000${http ? http.reason : ''}`;
+      if (!this.sessionSeries.has(key)) this.sessionSeries.set(key, this.endpointAttributes(endpointKey, http ? { [ATTR.transport]: 'http', [ATTR.fallbackReason]: http.reason } : { [ATTR.transport]: transport }));
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     for (const [key, attributes] of this.sessionSeries) result.observe(sessions, counts.get(key) ?? 0, attributes);

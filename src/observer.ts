@@ -24,9 +24,10 @@ interface Watched {
 }
 
 /**
- * Turns chart transitions into what operators and hosts consume: typed events, one log line
- * per state change of an endpoint or credential. (Metrics and spans listen to those events: src/telemetry.ts.) It observes through xstate's
- * `inspect` hook, so the charts stay free of logging code.
+ * Turns chart transitions into what operators and hosts consume: typed events and one log line
+ * per state change of an endpoint or credential (metrics and spans listen to those events:
+ * src/telemetry.ts). It observes through xstate's `inspect` hook, so the charts stay free of
+ * logging code.
  */
 export class TransitionObserver {
   private readonly watched = new WeakMap<object, Watched>();

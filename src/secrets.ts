@@ -91,8 +91,9 @@ function deep(value: unknown, set: SecretSet, seen: Map<object, unknown>, depth:
 
 /**
  * Scrubs an error in place, and everything it carries: message, stack, every own string
- * property (`code`, `errorCode`, `description`…), and the whole `cause` chain (also
- * `AggregateError.errors`). In place, so `instanceof` and brand checks keep working.
+ * property (`code`, `errorCode`, `description`…), every plain object or array it holds
+ * (replaced by a scrubbed copy: response headers, parsed bodies), and the whole `cause` chain
+ * (also `AggregateError.errors`). In place, so `instanceof` and brand checks keep working.
  * @param error the error (anything else is returned as is, strings scrubbed)
  * @param secrets the secrets to remove
  * @returns the same error
@@ -120,6 +121,13 @@ function scrubErrorIn<T>(error: T, set: SecretSet, seen: Set<object>, depth: num
       } else if (key === 'cause' || key === 'errors' || item instanceof Error) {
         if (Array.isArray(item)) for (const inner of item) scrubErrorIn(inner, set, seen, depth + 1);
         else scrubErrorIn(item, set, seen, depth + 1);
+      } else if (typeof item === 'object' && item !== null && (Array.isArray(item) || isPlainObject(item))) {
+        // Plain data an error carries (a transport outcome's response headers, a parsed body):
+        // replaced by a scrubbed copy, so the original value (maybe shared) is left as it was.
+        const clean = scrubDeep(item, set);
+        if (JSON.stringify(clean) !== JSON.stringify(item)) {
+          Object.defineProperty(error, key, { value: clean, writable: true, configurable: true, enumerable: Object.prototype.propertyIsEnumerable.call(error, key) });
+        }
       }
     } catch {
       // A frozen or exotic error: nothing more can be done in place.
@@ -137,6 +145,11 @@ function scrubErrorIn<T>(error: T, set: SecretSet, seen: Set<object>, depth: num
     }
   }
   return error;
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 /** A pino-style logger, as `src/logging.ts` declares it (repeated here so this file stays a leaf). */

@@ -153,7 +153,7 @@ export class Session {
         }
         /** Events that only say the response started, held until content comes (see ProviderProtocol.isPreamble). */
         const held: ProviderEvent[] = [];
-        let delivering = trace.firstEventAtMs !== undefined;
+        let delivering = false;
         try {
           let retry = false;
           for await (const event of runner.open(this.id, this.endpointKey, transport, body, credential.token, signal, { turnId, attempt })) {
@@ -178,8 +178,8 @@ export class Session {
                 yield event;
                 return;
               }
+              // From here on a failure is never sent again (TURN_FAILED says so: no TURN_FIRST_EVENT per turn).
               delivering = true;
-              this.tell({ type: 'TURN_FIRST_EVENT', turnId, atMs: trace.firstEventAtMs ?? runner.now() });
               if (held.length > 0) {
                 yield* held.splice(0);
                 // An abort while the consumer held those must not deliver more.
@@ -189,7 +189,7 @@ export class Session {
             if (terminal) {
               const outcome = protocol.providerErrorOutcome(event);
               if (outcome !== undefined) {
-                this.fail(turnId, safeOutcome(outcome, secrets), credential.generation, trace);
+                this.fail(turnId, safeOutcome(outcome, secrets), credential.generation, trace, true);
                 end('failed', this.actor.getSnapshot().context.lastTurn?.failure);
               } else {
                 this.tell({ type: 'TURN_COMPLETED', turnId, atMs: runner.now() });
@@ -208,10 +208,10 @@ export class Session {
           cause = error;
           if (held.length > 0 && !delivering) {
             // The upstream had started the response: what came is delivered, and nothing is sent again.
-            this.tell({ type: 'TURN_FIRST_EVENT', turnId, atMs: trace.firstEventAtMs ?? runner.now() });
+            delivering = true;
             yield* held.splice(0);
           }
-          this.fail(turnId, error.outcome, credential.generation, trace);
+          this.fail(turnId, error.outcome, credential.generation, trace, delivering);
         }
       }
     } catch (error) {
@@ -244,9 +244,9 @@ export class Session {
     return decision;
   }
 
-  private fail(turnId: string, outcome: Outcome, credentialGeneration: number, trace: TurnTrace): void {
+  private fail(turnId: string, outcome: Outcome, credentialGeneration: number, trace: TurnTrace, afterFirstEvent = false): void {
     const atMs = this.runner.now();
-    this.tell({ type: 'TURN_FAILED', turnId, outcome, atMs, credentialGeneration });
+    this.tell({ type: 'TURN_FAILED', turnId, outcome, atMs, credentialGeneration, ...(afterFirstEvent ? { afterFirstEvent } : {}) });
     const { context } = this.actor.getSnapshot();
     const failure = context.turn?.id === turnId ? context.turn.attemptFailure : context.lastTurn?.id === turnId ? context.lastTurn.failure : undefined;
     trace.sent(atMs, outcome.kind === 'aborted' ? 'cancelled' : 'failed', failure);

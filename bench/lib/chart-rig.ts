@@ -100,7 +100,6 @@ export class ChartRig {
   }
 
   private finish(turnId: string): void {
-    this.session.send({ type: 'TURN_FIRST_EVENT', turnId, atMs: this.clock.now() });
     this.session.send({ type: 'TURN_COMPLETED', turnId, atMs: this.clock.now() });
   }
 

@@ -84,7 +84,6 @@ export class SwitchReducers {
   turn(atMs = 0): void {
     const turnId = `t${++this.turnCounter}`;
     this.send({ to: 'session', type: 'TURN_REQUESTED', turnId, atMs });
-    this.send({ to: 'session', type: 'TURN_FIRST_EVENT', turnId, atMs });
     this.send({ to: 'session', type: 'TURN_COMPLETED', turnId, atMs });
   }
 

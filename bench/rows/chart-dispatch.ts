@@ -45,7 +45,6 @@ async function managerSession() {
     const turnId = `m${++n}`;
     const atMs = Date.now();
     actor.send({ type: 'TURN_REQUESTED', turnId, atMs });
-    actor.send({ type: 'TURN_FIRST_EVENT', turnId, atMs });
     actor.send({ type: 'TURN_COMPLETED', turnId, atMs });
   };
   const check = () => {
@@ -262,7 +261,7 @@ reportRows(async (): Promise<RowResult[]> => {
           webSocketTurnInRealTurns: round(situWs.chartUsPerTurn / 1000 / sse),
         },
         method:
-          'The three real charts on a SimulatedClock with a recording socket actor (bench/lib/chart-rig.ts); a turn is TURN_REQUESTED, TURN_FIRST_EVENT, TURN_COMPLETED as the facade sends them, plus what the charts send each other (PROBE_REQUESTED and ENDPOINT.DENIED while cooling down). "In the manager": the same turn sent to a real manager\'s session actor (its inspect hook and transition observer attached). Reducer: bench/lib/reducer.ts. tinybench, batches of 50 turns, interleaved rounds. "Inside real turns" (the figure held to the target): loopback 1,000-event turns through session.stream with the time inside the session actor\'s send() summed (the endpoint and credential charts run synchronously inside it), 300 turns after 1,000 warmup turns; its share is of row 1\'s raw SSE turn.',
+          'The three real charts on a SimulatedClock with a recording socket actor (bench/lib/chart-rig.ts); a turn is TURN_REQUESTED, TURN_COMPLETED as the facade sends them, plus what the charts send each other (PROBE_REQUESTED and ENDPOINT.DENIED while cooling down). "In the manager": the same turn sent to a real manager\'s session actor (its inspect hook and transition observer attached). Reducer: bench/lib/reducer.ts. tinybench, batches of 50 turns, interleaved rounds. "Inside real turns" (the figure held to the target): loopback 1,000-event turns through session.stream with the time inside the session actor\'s send() summed (the endpoint and credential charts run synchronously inside it), 300 turns after 1,000 warmup turns; its share is of row 1\'s raw SSE turn.',
       },
     },
   ];

@@ -7,7 +7,7 @@
  * Main run: the real manager, charts and socket actor on xstate's SimulatedClock; every upgrade
  * the charts grant is a real `ws` upgrade to the upstream child (counted there); each turn is
  * reported to the session chart exactly as `Session.stream` reports it (TURN_REQUESTED, wait
- * for the chart's decision, TURN_FIRST_EVENT, TURN_COMPLETED) without streaming a body, since
+ * for the chart's decision, TURN_COMPLETED) without streaming a body, since
  * 2.88 M real HTTP turns would take most of an hour. Cross-check: fewer sessions over the same
  * day through the full `session.stream` path, with HTTP answered in-process by a stubbed
  * `fetch` (a 2-event SSE body), upgrades still real.
@@ -96,7 +96,6 @@ async function simulate(
       // Synchronous in most turns; only a granted probe waits for the real upgrade's answer.
       const decision = decisionIn(actor, turnId, 0) ?? (await awaitDecision(actor, turnId, 0, new AbortController().signal, now));
       if (decision.kind !== 'send' || decision.transport !== 'http') throw new Error(`row 6: unexpected decision ${JSON.stringify(decision)}`);
-      actor.send({ type: 'TURN_FIRST_EVENT', turnId, atMs });
       actor.send({ type: 'TURN_COMPLETED', turnId, atMs });
     }
     turns++;
@@ -211,7 +210,7 @@ reportRows(async (): Promise<RowResult[]> => {
             cpuUsPerTurn: round((facade.cpuMs * 1000) / facade.turns),
           },
           method:
-            'Real manager, charts and socket actor on xstate SimulatedClock (default policy: cooldown 45 s doubling to 30 min, 20 % downward jitter); upgrades are real ws upgrades to the upstream child, which answers 500 and counts them. Main run: each turn reported to the session chart as Session.stream does (TURN_REQUESTED, the chart\'s decision, TURN_FIRST_EVENT, TURN_COMPLETED) without a body. Cross-check: the full session.stream path with fetch stubbed in-process (2-event SSE body). Turns are staggered evenly within each period. CPU is this process\'s user+system time for the run (the upstream child\'s CPU is reported separately).',
+            'Real manager, charts and socket actor on xstate SimulatedClock (default policy: cooldown 45 s doubling to 30 min, 20 % downward jitter); upgrades are real ws upgrades to the upstream child, which answers 500 and counts them. Main run: each turn reported to the session chart as Session.stream does (TURN_REQUESTED, the chart\'s decision, TURN_COMPLETED) without a body. Cross-check: the full session.stream path with fetch stubbed in-process (2-event SSE body). Turns are staggered evenly within each period. CPU is this process\'s user+system time for the run (the upstream child\'s CPU is reported separately).',
         },
       },
     ];

@@ -365,6 +365,9 @@ const SCRIPT = String.raw`
     var total = 0, http = 0;
     groups.forEach(function (g) { g.sessions.forEach(function (s) { if (s.place.bucket !== 'released') total++; if (s.place.bucket === 'http') http++; }); });
     $('counts').textContent = plural(endpoints.length, 'endpoint') + ' · ' + (ended ? plural(total, 'session') + ' when the run ended' : plural(total, 'live session')) + ' · ' + http + ' on HTTP';
+    // The tab says it too, for a page left open among others.
+    var trouble = endpoints.filter(function (e) { return e.endpoint && (e.endpoint.status === 'cooling-down' || e.endpoint.status === 'unsupported'); }).length;
+    document.title = (ended ? 'ended · ' : trouble ? trouble + ' down · ' + http + ' on HTTP · ' : '') + (S.title || 'resilient-stream inspector');
     renderActorOptions();
   }
   function renderSessions(groups, ended) {
@@ -379,7 +382,9 @@ const SCRIPT = String.raw`
       if (openNow) details.open = true;
       var summary = el('summary', null, [ident(g.key), el('span', { cls: 'sub', text: plural(g.sessions.length, 'session') + ':' })].concat(chips(g, true)));
       details.appendChild(summary);
-      details.addEventListener('toggle', function () { S.open[g.key] = details.open; });
+      details.addEventListener('toggle', function () { var was = S.open[g.key] === true; S.open[g.key] = details.open; if (details.open && !was && !details.querySelector('table')) renderActors(); });
+      // A closed group builds no rows: a gateway with thousands of sessions redraws counts only.
+      if (!openNow) { box.appendChild(details); return; }
       var table = el('table', { cls: 'sessions' }, [el('thead', null, [el('tr', null, [el('th', { text: 'session' }), el('th', { text: ended ? 'state at the end' : 'state' }), el('th', { text: 'next probe' }), el('th', { text: 'turns' })])]), el('tbody')]);
       var ep = endpointOf(g.key);
       var until = ep && ep.endpoint ? ep.endpoint.cooldownUntilMs : undefined;
@@ -765,7 +770,7 @@ const SCRIPT = String.raw`
       S.timeline = msg.timeline || [];
       setNow(msg.now, msg.wallClock);
       S.startedAtMs = msg.startedAtMs;
-      if (msg.title) document.title = msg.title;
+      if (msg.title) S.title = msg.title;
       renderAll();
       document.body.setAttribute('data-ready', 'true');
     } else if (msg.type === 'update') {

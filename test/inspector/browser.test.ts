@@ -81,6 +81,7 @@ describe.skipIf(!status.available && !inCi)('the inspector page in headless chro
     expect(await page.locator('#clock-kind').textContent()).toBe('simulated time');
     expect(await page.locator('#now').textContent()).toBe('sim +41:00');
     expect(await page.locator('#counts').textContent()).toBe('3 endpoints · 17 live sessions · 12 on HTTP');
+    expect(await page.title()).toBe('1 down · 12 on HTTP · resilient-stream inspector');
   });
 
   test('counts first: the failing endpoint leads, with its 12 sessions on HTTP and why', async () => {
@@ -102,6 +103,8 @@ describe.skipIf(!status.available && !inCi)('the inspector page in headless chro
     const details = page.locator(`#sessions details.sgroup[data-endpoint="${BAD}"]`);
     expect(await details.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(false);
     await details.locator('summary').click();
+    // Rows are built when a group opens (a closed group draws counts only).
+    await details.locator('tbody tr[data-actor]').first().waitFor();
     const ids = await details.locator('tbody tr[data-actor]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-actor')));
     expect(ids).toEqual(AGENTS.map((id) => `session:${id}`));
     expect(await details.locator('tr[data-actor="session:agent-2"]').textContent()).toContain('on HTTP');

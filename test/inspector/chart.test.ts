@@ -37,9 +37,10 @@ describe('the three charts, drawn from their definitions', () => {
     });
   }
 
-  test('endpoint: the machine-wide STOP and RESET are drawn from an "any state" pseudo-state', async () => {
+  test('endpoint: the machine-wide STOP, RESET and fleet reports are drawn from an "any state" pseudo-state', async () => {
     const geometry = await layoutChart(shapeFromMachine('endpoint', machines.endpoint as AnyStateMachine));
     const fromAny = geometry.edges.filter((e) => e.source === ANY_STATE_PATH).map((e) => `${e.label?.lines.join(' ')} -> ${e.target}`);
+    // Arrows to the same target share one label: the fleet's reset and RESET both lead to probing.
     expect(fromAny.sort()).toEqual([
       'FLEET.HEALTH_CHANGED [theFleetCoolsDownUntilLater] -> coolingDown',
       'FLEET.HEALTH_CHANGED [theFleetLatchedHttpUntilLater] -> unsupported',

@@ -175,6 +175,8 @@ describe('what a viewer receives', () => {
     const update = await v.next((m) => m.type === 'update' && JSON.stringify(m.timeline ?? []).includes('"event":"fallback"'));
     const timeline = update.timeline as { actor: string; event: string; cause?: string }[];
     expect(timeline.find((e) => e.event === 'fallback')?.actor).toBe('session:s4');
+    // The turn's own row may come in a later frame than the fallback (frames are batched).
+    await v.next((m) => m.type === 'update' && (m.timeline as { actor: string; event: string }[] | undefined ?? []).some((e) => e.actor === 'session:s4' && e.event === 'turn'));
     const all = v.frames.map((f) => JSON.parse(f) as { type: string; timeline?: { actor: string; event: string; to: string[] }[] });
     const entries = all.flatMap((m) => m.timeline ?? []).filter((e) => e.actor === 'session:s4');
     expect(entries.map((e) => e.event)).toEqual(expect.arrayContaining(['start', 'TURN_REQUESTED', 'ENDPOINT.DENIED', 'turn']));

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { TurnFailedError } from '../../src/errors.js';
+import { createSessionManager } from '../../src/manager.js';
+import { createOpenAIResponses } from '../../src/transports/openai-responses.js';
+import type { ProviderProtocol } from '../../src/transports/provider.js';
 import { closeHarnesses, completeTurnTypes, countingSource, runTurn, settle, startHarness, type Harness } from '../support/manager-harness.js';
 
 /**
@@ -208,4 +211,54 @@ describe('untrusted provider text entering a Failure', () => {
     await h.turn(h.session('s1', 'm'));
     expect(h.events.turn[1]!.failure!.code).toBe('invalid_request');
   });
+});
+
+test('each send carries the turn id and its attempt to the protocol, and the header reaches the upstream', async () => {
+  const sends: { transport: string; turnId: string; attempt: number }[] = [];
+  const base = createOpenAIResponses({ turnHeader: 'x-turn-id' });
+  const recording: ProviderProtocol = {
+    ...base,
+    webSocketFrame: (body, send) => {
+      sends.push({ transport: 'websocket', ...send! });
+      return base.webSocketFrame(body, send);
+    },
+    httpRequest: (body, send) => {
+      sends.push({ transport: 'http', ...send! });
+      return base.httpRequest(body, send);
+    },
+  };
+  const seen: (string | undefined)[] = [];
+  const h = await startHarness({ endpoints: { m: {} }, modes: { m: { closeBeforeFirstEvent: 1011 } } });
+  const manager = createSessionManager({
+    clock: h.clock,
+    endpoints: { m: { wsUrl: h.upstream.wsUrl('m'), httpUrl: h.upstream.httpUrl, credentials: 'tok-identity-0123456789', protocol: recording } },
+  });
+  try {
+    const realFetch = globalThis.fetch;
+    const spy = vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
+      seen.push(new Headers(init?.headers).get('x-turn-id') ?? undefined);
+      return realFetch(input, init);
+    });
+    const turn = await runTurn(manager.session('s1', 'm'), { model: 'm', input: 'hi' });
+    spy.mockRestore();
+    expect(turn.error).toBeUndefined();
+    expect(sends).toEqual([
+      { transport: 'websocket', turnId: 's1#1', attempt: 1 },
+      { transport: 'http', turnId: 's1#1', attempt: 2 },
+    ]);
+    expect(seen).toEqual(['s1#1;attempt=2']);
+  } finally {
+    await manager.close();
+  }
+});
+
+test('a healthy turn on an open socket sends the session chart 2 events', async () => {
+  const h = await startHarness({ endpoints: { m: {} }, inspect: true });
+  const s = h.session('s1', 'm');
+  await h.turn(s); // opens the socket
+  h.inspections.length = 0;
+  const turn = await h.turn(s);
+  expect(turn.types).toEqual(completeTurnTypes());
+  const toSession = h.inspections.filter((e) => e.type === '@xstate.event' && (e.actorRef as { id?: string }).id !== undefined && e.event.type.startsWith('TURN_'));
+  expect(toSession.map((e) => (e as { event: { type: string } }).event.type)).toEqual(['TURN_REQUESTED', 'TURN_COMPLETED']);
 });

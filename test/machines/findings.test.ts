@@ -21,10 +21,10 @@ describe('chart bugs found by the properties (fixed), kept as regressions', () =
     const h = driver.harness;
     driver.requestTurn(0);
     h.claims[0]!.resolve({ granted: true });
-    // Today `claiming`'s exit action (answerThePendingProbeIfAny) runs before the onDone action:
-    // it denies s0 ("cooling-down") and clears pendingProbe, so the grant finds nobody to grant.
-    // The endpoint then sits in probeInFlight with no holder and denies everyone for a lease,
-    // over and over: with a shared store no session ever upgrades.
+    // The bug: `claiming`'s exit action (answerThePendingProbeIfAny) ran before the onDone action:
+    // it denied s0 ("cooling-down") and cleared pendingProbe, so the grant found nobody to grant.
+    // The endpoint then sat in probeInFlight with no holder and denied everyone for a lease,
+    // over and over: with a shared store no session ever upgraded.
     expect(h.endpoint.getSnapshot().context.probeHolder).toBe('s0');
     expect(h.liveUpgrade('s0'), 's0 probes').toBeDefined();
     h.stop();
@@ -230,6 +230,49 @@ describe('fixed chart bugs, kept as regressions', () => {
     h.failUpgrade(h.liveUpgrade('s0')!, UPGRADE_401);
     driver.release(0);
     expect(h.credential.getSnapshot().context.waiters).toHaveLength(0);
+    h.stop();
+  });
+});
+
+describe('turn-path bugs of issue 12 (fixed), kept as regressions', () => {
+  test('a consumer that stopped a WebSocket turn early cooled the whole endpoint down', () => {
+    // The bug: a `break` closed the socket locally without telling the chart; the next turn found
+    // it gone and reported a lost socket (1006, young), so the endpoint cooled down for every
+    // session. Now the socket's owner reports the local end, and the chart tells nobody.
+    const driver = new Driver({ policy: DEFAULT_POLICY, sessions: 2 });
+    const h = driver.harness;
+    driver.requestTurn(0);
+    const upgrade = h.liveUpgrade('s0')!;
+    h.openSocket(upgrade);
+    driver.report(0, 'first event');
+    driver.report(0, 'cancelled');
+    upgrade.sendBack({ type: 'SOCKET.CLOSED', outcome: { kind: 'closed', code: 1000, afterFirstEvent: false }, local: true, atMs: h.now() });
+    expect(connectionOf(driver.session(0))).toBe('idle');
+    expect(h.endpoint.getSnapshot().context).toMatchObject({ consecutiveFailures: 0, lastFailure: undefined });
+    // Once the endpoint is proven (minUptimeMs after the open), another session gets its upgrade.
+    h.advance(DEFAULT_POLICY.minUptimeMs);
+    expect(h.endpoint.getSnapshot().context).toMatchObject({ consecutiveFailures: 0, lastFailure: undefined });
+    driver.requestTurn(1);
+    expect(h.liveUpgrade('s1')).toBeDefined();
+    h.stop();
+  });
+
+  test('a rate-limited provider error was sent again over HTTP, like a server fault', () => {
+    // The bug: every provider error but a request-fatal one moved a turn that had not yet seen an
+    // event to HTTP, where a rate limit answers the same. Only transient-server and network do now.
+    const driver = new Driver({ policy: DEFAULT_POLICY, sessions: 1 });
+    const h = driver.harness;
+    const turnId = driver.requestTurn(0)!;
+    h.openSocket(h.liveUpgrade('s0')!);
+    driver.session(0).send({
+      type: 'TURN_FAILED',
+      turnId,
+      outcome: { kind: 'provider-error', code: 'rate_limit_exceeded', status: 429 },
+      atMs: h.now(),
+      credentialGeneration: driver.generationOfTurn(0),
+    });
+    expect(turnRegionOf(driver.session(0))).toBe('idle');
+    expect(driver.session(0).getSnapshot().context.lastTurn).toMatchObject({ result: 'failed', transport: 'websocket', failure: { class: 'rate-limited' } });
     h.stop();
   });
 });

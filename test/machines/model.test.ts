@@ -703,6 +703,13 @@ describe('the first token is read before anyone uses it (issue 10: local credent
     driver.harness.credential.send({ type: 'REJECTED', session: driver.session(0), generation: 0 });
     expect(driver.harness.credential.getSnapshot().value).toBe('loading');
     driver.harness.stop();
+    // A session about to go over HTTP peeks while a refresh is in flight: answered at once (the chart-wide PEEK).
+    const peeking = driverFor(DEFAULT_POLICY, 2);
+    peeking.harness.credential.send({ type: 'REJECTED', session: peeking.session(0), generation: 1 });
+    expect(peeking.harness.credential.getSnapshot().value).toBe('refreshing');
+    peeking.harness.credential.send({ type: 'PEEK', session: peeking.session(1) });
+    expect(peeking.harness.credential.getSnapshot().value).toBe('refreshing');
+    peeking.harness.stop();
   });
 });
 
@@ -827,7 +834,8 @@ describe('the socket owner and the turn, after issue 12', () => {
     expect(connectionOf(driver.session(0))).toBe('idle');
     expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
 
-    // Next turn upgrades afresh; the provider refuses the socket's token mid-stream.
+    // Once the endpoint is proven, the next turn upgrades afresh; the provider refuses the socket's token mid-stream.
+    h.advance(DEFAULT_POLICY.minUptimeMs);
     const turnId = driver.requestTurn(0)!;
     h.openSocket(h.liveUpgrade('s0')!);
     driver.session(0).send({

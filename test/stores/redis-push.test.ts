@@ -148,32 +148,36 @@ describe.skipIf(skipRedisSuites)('redisStore across a Redis crash', () => {
     let server = await startRedisServer();
     const port = server.port;
     const clients: Redis[] = [];
-    const connect = () => {
-      const client = new Redis(server.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => 100 });
-      client.on('error', () => undefined);
-      clients.push(client);
-      return client;
-    };
-    const admin = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
-    admin.on('error', () => undefined);
-    const log = recordingLogger();
-    const keyPrefix = 'crash:';
-    const a = redisStore({ client: connect(), keyPrefix, logger: log.logger, timeoutMs: 300 });
-    const b = redisStore({ client: connect(), keyPrefix, timeoutMs: 300 });
-    const heard: HealthReport[] = [];
-    a.subscribe!(() => undefined);
-    b.subscribe!((r) => heard.push(r));
-    await waitUntil(async () => Number(((await admin.call('PUBSUB', 'NUMSUB', `${keyPrefix}__health__`)) as unknown[])[1]) === 2, 'both subscribed');
-    const now = Date.now();
-    await a.publishHealth(report('cooling-down', now, now + 120_000, 2));
+    let admin: Redis | undefined;
+    const stores: { close?(): Promise<void> }[] = [];
     try {
+      const connect = () => {
+        const client = new Redis(server.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => 100 });
+        client.on('error', () => undefined);
+        clients.push(client);
+        return client;
+      };
+      admin = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+      admin.on('error', () => undefined);
+      const spy = admin;
+      const log = recordingLogger();
+      const keyPrefix = 'crash:';
+      const a = redisStore({ client: connect(), keyPrefix, logger: log.logger, timeoutMs: 300 });
+      const b = redisStore({ client: connect(), keyPrefix, timeoutMs: 300 });
+      stores.push(a, b);
+      const heard: HealthReport[] = [];
+      a.subscribe!(() => undefined);
+      b.subscribe!((r) => heard.push(r));
+      await waitUntil(async () => Number(((await spy.call('PUBSUB', 'NUMSUB', `${keyPrefix}__health__`)) as unknown[])[1]) === 2, 'both subscribed');
+      const now = Date.now();
+      await a.publishHealth(report('cooling-down', now, now + 120_000, 2));
       await server.kill();
       // Many calls fail while Redis is down: one warn line.
       for (let i = 0; i < 10; i += 1) await a.claimProbe(ENDPOINT, now + i, 5_000).catch(() => undefined);
       server = await startRedisServer(undefined, { port });
       // Back: the window is written again (the restarted Redis is empty). It is also pushed, but a
       // subscriber that reconnects after the push misses it (fire-and-forget): only Redis is asserted.
-      await waitUntil(async () => (await admin.hget(`${keyPrefix}${ENDPOINT}`, 'cooldown').catch(() => null)) === String(now + 120_000), 'the window is back in Redis', 20_000);
+      await waitUntil(async () => (await spy.hget(`${keyPrefix}${ENDPOINT}`, 'cooldown').catch(() => null)) === String(now + 120_000), 'the window is back in Redis', 20_000);
       expect(await b.claimProbe(ENDPOINT, Date.now(), 5_000)).toMatchObject({ granted: false, reason: 'cooling-down', untilMs: now + 120_000 });
       await waitUntil(() => log.lines.some((line) => line.level === 'info'), 'the recovery line');
       expect(log.lines.filter((line) => line.level === 'warn'), JSON.stringify(log.lines)).toHaveLength(1);
@@ -181,10 +185,10 @@ describe.skipIf(skipRedisSuites)('redisStore across a Redis crash', () => {
       expect(log.lines[0]!.msg).toMatch(/Redis unavailable/);
       expect(log.lines[1]!.msg).toMatch(/Redis answers again/);
     } finally {
-      await a.close?.();
-      await b.close?.();
+      // Whatever failed above, nothing is left running.
+      for (const store of stores) await store.close?.();
       for (const client of clients) client.disconnect();
-      admin.disconnect();
+      admin?.disconnect();
       await server.stop();
     }
   });

@@ -232,7 +232,7 @@ describe.skipIf(skipRedisSuites)('redisCredentialStore on a real redis-server', 
     // It waited for the lapse (TTL 1.5 s), not for lockWaitMs (130 s); generous for a loaded machine.
     expect(Date.now() - killedAt).toBeLessThan(60_000);
     expect(endpoint.stats()).toMatchObject({ issued: 1, reused: 0, abandoned: 1 });
-  });
+  }, 90_000);
 
   function spawnChild(config: RedisRefreshChildConfig) {
     const script = fileURLToPath(new URL('./support/redis-refresh-child.ts', import.meta.url));

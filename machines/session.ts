@@ -393,6 +393,8 @@ export function createSessionMachine() {
                 description: 'No socket. The next turn asks whether it may upgrade.',
                 on: {
                   TURN_REQUESTED: { guard: 'noTurnIsInProgress', target: 'requestingPermission', actions: ['noteTheTime', 'startAFreshUpgradeAttempt'] },
+                  // A turn's refresh (after an in-stream 401) ended in sign-in required: so does the connection.
+                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired' },
                 },
               },
               requestingPermission: {
@@ -497,6 +499,7 @@ export function createSessionMachine() {
                 description: 'Turns go over HTTP. The endpoint holds the cooldown; the next turn asks again, which costs nothing.',
                 on: {
                   TURN_REQUESTED: { guard: 'noTurnIsInProgress', target: 'requestingPermission', actions: ['noteTheTime', 'startAFreshUpgradeAttempt'] },
+                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired' },
                 },
               },
               reauthRequired: {

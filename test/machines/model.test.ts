@@ -884,6 +884,42 @@ describe('coverage', () => {
     h.stop();
   });
 
+  // Found by the model run (seed 873737379): a turn's in-stream 401 led to a refused refresh
+  // token while the connection region sat in idle; the next turn then asked the shared store
+  // for a probe claim (a claim taken for nothing, the turn waiting on it) instead of being
+  // refused at once. The connection now hears the credential chart's verdict too.
+  test('a refresh refused during a turn puts the connection in sign-in required: the next turn is refused at once', () => {
+    const driver = driverFor(POLICIES.small, 1, { sharedStore: true });
+    const h = driver.harness;
+    driver.requestTurn(0);
+    h.advance(300_000);
+    expect(turnRegionOf(driver.session(0))).toBe('streaming');
+    driver.report(0, 'failed: HTTP 401');
+    driver.settleRefresh('reused');
+    expect(connectionOf(driver.session(0))).toBe('reauthRequired');
+    const id = driver.requestTurn(0)!;
+    expect(driver.turns.get(id)!.endings).toMatchObject([{ result: 'failed', failure: { code: 'reauth-required' } }]);
+    h.stop();
+  });
+
+  test('the same from a lost socket: the turn moved to HTTP meets a 401, and the refused refresh leaves sign-in required', () => {
+    const driver = driverFor(DEFAULT_POLICY, 1);
+    const h = driver.harness;
+    driver.requestTurn(0);
+    const upgrade = h.liveUpgrade('s0')!;
+    h.openSocket(upgrade);
+    expect(driver.session(0).getSnapshot().context.turn?.transport).toBe('websocket');
+    // The upstream drops the socket before the first event: the turn moves to HTTP, where it meets a 401.
+    h.closeSocket(upgrade, { kind: 'closed', code: 1011, afterFirstEvent: false });
+    driver.report(0, 'failed: closed 1011');
+    expect(connectionOf(driver.session(0))).toBe('idle');
+    expect(driver.session(0).getSnapshot().context.turn?.transport).toBe('http');
+    driver.report(0, 'failed: HTTP 401');
+    driver.settleRefresh('reused');
+    expect(connectionOf(driver.session(0))).toBe('reauthRequired');
+    h.stop();
+  });
+
   test('every state and transition of each chart is reached by some test', () => {
     expect(machines).toHaveLength(3);
     const missing = coverage.missing(machines);

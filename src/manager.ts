@@ -21,7 +21,7 @@ import { createSocketActor } from './socket-actor.js';
 import type { CoordinationStore } from './stores/store.js';
 import { sanitizeInspectionEvent } from './inspector/sanitize.js';
 import type { TurnRunner } from './turn-runner.js';
-import { headerSecrets, scrubDeep, scrubbingLogger, secretSetCache, SecretSet, scrubText } from './secrets.js';
+import { headerSecrets, scrubDeep, scrubbingLogger, secretSetCache, scrubText } from './secrets.js';
 import { boundedScrub, MAX_MESSAGE_CHARS } from './untrusted.js';
 import { openAIResponses } from './transports/openai-responses.js';
 import { streamHttp } from './transports/http-sse.js';
@@ -153,7 +153,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
               if (entry) entry.connection = connection;
             },
             describeCredentialError: (error) =>
-              boundedScrub(error instanceof Error ? `${error.name}: ${error.message}` : String(error), new SecretSet(this.redactionSecrets()), MAX_MESSAGE_CHARS),
+              boundedScrub(error instanceof Error ? `${error.name}: ${error.message}` : String(error), this.secretSet(this.redactionSecrets()), MAX_MESSAGE_CHARS),
           },
           this.policy.upgradeTimeoutMs,
         ),
@@ -438,7 +438,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
         });
       },
       protocolFor: (endpointKey) => manager.endpointEntry(endpointKey).protocol,
-      secrets: () => new SecretSet(manager.redactionSecrets()),
+      secrets: () => manager.secretSet(manager.redactionSecrets()),
       turnEnded(event) {
         manager.publish('turn', event);
       },
@@ -454,7 +454,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     try {
       this.emit(event, ...args);
     } catch (error) {
-      this.logger.error({ event, err: scrubText(String(error), this.redactionSecrets()) }, `a listener of "${String(event)}" threw; it was skipped (listeners must not throw)`);
+      this.logger.error({ event, err: scrubText(String(error), this.secretSet(this.redactionSecrets())) }, `a listener of "${String(event)}" threw; it was skipped (listeners must not throw)`);
     }
   }
 

@@ -20,6 +20,8 @@ import {
   type RefreshOutput,
   type SessionEvent,
   type SocketActorInput,
+  type TurnActorRef,
+  type TurnEvent,
 } from '../../machines/index.js';
 
 /** One upgrade the session chart started through its `webSocket` actor. */
@@ -255,9 +257,15 @@ export class ChartHarness {
         ...(credentialInput.retry !== undefined ? { retry: credentialInput.retry } : {}),
       },
     });
+    // What the manager counts (src/manager.ts): a change of health or credentials makes a turn ask again.
+    this.endpoint.on('health.changed', () => void this.healthEpoch++);
+    this.credential.on('credential.changed', () => void this.healthEpoch++);
     this.endpoint.start();
     this.credential.start();
   }
+
+  /** Counts the endpoint's `health.changed` and the credential's `credential.changed`, as the manager does. */
+  healthEpoch = 0;
 
   now(): number {
     return this.clock.now();
@@ -291,10 +299,22 @@ export class ChartHarness {
     return actor;
   }
 
+  /** The session's turn chart (the session chart's child `turn`), where the facade sends a turn's events. */
+  turn(sessionId: string): TurnActorRef {
+    const turn = this.session(sessionId).getSnapshot().children.turn;
+    if (!turn) throw new Error(`session ${sessionId} has no turn chart (released?)`);
+    return turn as TurnActorRef;
+  }
+
+  /** Sends a turn event to the session's turn chart, as the facade does. */
+  sendTurn(sessionId: string, event: TurnEvent): void {
+    this.turn(sessionId).send(event);
+  }
+
   /** Starts a turn and returns its id. */
   requestTurn(sessionId: string): string {
     const turnId = `t${++this.turnCounter}`;
-    this.session(sessionId).send({ type: 'TURN_REQUESTED', turnId, atMs: this.now() });
+    this.sendTurn(sessionId, { type: 'TURN_REQUESTED', turnId, atMs: this.now(), healthEpoch: this.healthEpoch });
     return turnId;
   }
 

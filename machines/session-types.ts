@@ -104,7 +104,15 @@ export type TurnEvent =
 /** What the turn chart publishes with `emit`: the facade acts on these, never on snapshots. */
 export type TurnEmitted =
   /** Send the turn (again) on `transport`; `attempt` counts from 1. */
-  | { readonly type: 'turn.send'; readonly turnId: string; readonly transport: TransportKind; readonly attempt: number; readonly httpReason: HttpReason | undefined }
+  | {
+      readonly type: 'turn.send';
+      readonly turnId: string;
+      readonly transport: TransportKind;
+      readonly attempt: number;
+      readonly httpReason: HttpReason | undefined;
+      /** Why the previous send failed, for a send after the first. */
+      readonly afterFailure?: Failure;
+    }
   /** The turn is over: nothing more is sent. */
   | { readonly type: 'turn.ended'; readonly result: TurnResult };
 

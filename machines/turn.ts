@@ -104,7 +104,8 @@ export function createTurnMachine() {
       }),
       announceTheSend: emit(({ context }): TurnEmitted => {
         const turn = context.turn!;
-        return { type: 'turn.send', turnId: turn.id, transport: turn.transport!, attempt: turn.attempt, httpReason: turn.httpReason };
+        const send: TurnEmitted = { type: 'turn.send', turnId: turn.id, transport: turn.transport!, attempt: turn.attempt, httpReason: turn.httpReason };
+        return turn.attemptFailure ? { ...send, afterFailure: turn.attemptFailure } : send;
       }),
       // Classified here, once: every decision below reads `attemptFailure`.
       judgeTheFailedSend: assign(({ context, event }) => {

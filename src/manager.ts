@@ -25,9 +25,10 @@ import { headerSecrets, scrubDeep, scrubbingLogger, secretSetCache, scrubText } 
 import { boundedScrub, MAX_MESSAGE_CHARS } from './untrusted.js';
 import { openAIResponses } from './transports/openai-responses.js';
 import { streamHttp } from './transports/http-sse.js';
-import type { ProviderEvent, ProviderProtocol } from './transports/provider.js';
+import type { ProviderProtocol } from './transports/provider.js';
 import { TransportError } from './transports/transport-error.js';
 import type { WebSocketConnection } from './transports/websocket.js';
+import { failedSend } from './transports/event-batches.js';
 
 /** Options of {@link createSessionManager}. */
 export interface SessionManagerOptions {
@@ -73,7 +74,8 @@ export interface EndpointHandle {
 
 interface SessionEntry {
   readonly session: Session;
-  readonly actor: SessionActor;
+  /** The session's chart, started by its first turn (an idle session holds none). */
+  actor: SessionActor | undefined;
   connection: WebSocketConnection | undefined;
 }
 
@@ -83,10 +85,14 @@ interface EndpointEntry {
   readonly protocol: ProviderProtocol;
   readonly actor: ReturnType<typeof createActor<ReturnType<typeof createEndpointMachine>>>;
   readonly credential: CredentialEntry;
+  /** Counts the endpoint's `health.changed` and its credential's `credential.changed` (see `TURN_REQUESTED.healthEpoch`). */
+  healthEpoch: number;
 }
 
 interface CredentialEntry {
   readonly id: string;
+  /** The endpoints using these credentials, whose health epoch a credential change moves. */
+  readonly endpoints: EndpointEntry[];
   readonly runtime: CredentialRuntime;
   readonly actor: ReturnType<typeof createCredentialActor>;
 }
@@ -176,13 +182,24 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       }
       return existing.session;
     }
-    const endpoint = this.endpointEntry(endpointKey);
+    this.endpointEntry(endpointKey);
+    const session = new Session(sessionId, endpointKey, this.runner);
+    this.sessions.set(sessionId, { session, actor: undefined, connection: undefined });
+    return session;
+  }
+
+  /** Creates, watches and starts a session's chart: on its first turn, so idle sessions cost no actor. */
+  private startSessionChart(sessionId: string): SessionActor {
+    const entry = this.sessions.get(sessionId);
+    if (!entry) throw new ClosedError(`session ${sessionId} was released`);
+    if (entry.actor) return entry.actor;
+    const endpoint = this.endpointEntry(entry.session.endpointKey);
     const actor: SessionActor = createActor(this.sessionMachine, {
       clock: this.clock,
       ...(this.inspecting ? { inspect: this.inspect } : {}),
       input: {
         sessionId,
-        endpointKey,
+        endpointKey: endpoint.key,
         endpoint: endpoint.actor,
         credential: endpoint.credential.actor,
         upgradeTimeoutMs: this.policy.upgradeTimeoutMs,
@@ -190,11 +207,10 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
         atMs: this.clock.now(),
       },
     });
-    this.observer.watch(actor, 'session', sessionId);
-    const session = new Session(sessionId, endpointKey, actor, this.runner);
-    this.sessions.set(sessionId, { session, actor, connection: undefined });
+    this.observer.watch(actor, 'session', sessionId, endpoint.key);
+    entry.actor = actor;
     actor.start();
-    return session;
+    return actor;
   }
 
   /** Closes the session's socket and forgets it; the endpoint keeps its health (and cooldown). */
@@ -202,8 +218,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     const entry = this.sessions.get(sessionId);
     if (!entry) return;
     this.sessions.delete(sessionId);
-    entry.actor.send({ type: 'RELEASE', atMs: this.clock.now() });
-    entry.actor.stop();
+    entry.actor?.send({ type: 'RELEASE', atMs: this.clock.now() });
+    entry.actor?.stop();
     entry.connection?.close();
     entry.session.endInFlightTurn();
   }
@@ -280,7 +296,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
     const list: { kind: 'endpoint' | 'credential' | 'session'; id: string; actor: { getSnapshot(): unknown } }[] = [];
     for (const [key, entry] of this.endpoints) list.push({ kind: 'endpoint', id: key, actor: entry.actor });
     for (const entry of new Set(this.credentials.values())) list.push({ kind: 'credential', id: entry.id, actor: entry.actor });
-    for (const [id, entry] of this.sessions) list.push({ kind: 'session', id, actor: entry.actor });
+    for (const [id, entry] of this.sessions) if (entry.actor) list.push({ kind: 'session', id, actor: entry.actor });
     return list;
   }
 
@@ -353,7 +369,11 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       ...(this.inspecting ? { inspect: this.inspect } : {}),
       beforeStart: (created) => this.observer.watch(created, 'credential', id),
     });
-    const entry: CredentialEntry = { id, runtime, actor };
+    const entry: CredentialEntry = { id, runtime, actor, endpoints: [] };
+    // A sign-in, a sign-in required or a new token changes what a turn may do: its endpoints' turns ask again.
+    actor.on('credential.changed', () => {
+      for (const endpoint of entry.endpoints) endpoint.healthEpoch += 1;
+    });
     this.credentials.set(source, entry);
     return entry;
   }
@@ -394,7 +414,13 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       if (report.endpointKey === key) actor.send({ type: 'FLEET.HEALTH_CHANGED', report, atMs: this.clock.now() });
     });
     if (unsubscribe) actor.subscribe({ complete: unsubscribe, error: unsubscribe });
-    return { key, config, protocol: config.protocol ?? openAIResponses, actor, credential };
+    const entry: EndpointEntry = { key, config, protocol: config.protocol ?? openAIResponses, actor, credential, healthEpoch: 0 };
+    credential.endpoints.push(entry);
+    // A session told "HTTP until T" skips asking before T, unless the health changed meanwhile (reset, probe, fleet).
+    actor.on('health.changed', () => {
+      entry.healthEpoch += 1;
+    });
+    return entry;
   }
 
   private createRunner(): TurnRunner {
@@ -421,13 +447,13 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
         const connection = manager.sessions.get(sessionId)?.connection;
         if (!connection || !connection.isOpen) {
           // The socket went between the chart's decision and now (its owner reported the end): the chart moves the turn to HTTP.
-          return failingStream(new TransportError({ kind: 'closed', code: 1006, afterFirstEvent: false }, 'the session socket closed before the turn was sent'));
+          return failedSend(new TransportError({ kind: 'closed', code: 1006, afterFirstEvent: false }, 'the session socket closed before the turn was sent'));
         }
         let frame: string;
         try {
           frame = endpoint.protocol.webSocketFrame(body, send);
         } catch (error) {
-          return failingStream(requestInvalid(error));
+          return failedSend(requestInvalid(error));
         }
         return connection.streamTurn(frame, {
           protocol: endpoint.protocol,
@@ -438,6 +464,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
         });
       },
       protocolFor: (endpointKey) => manager.endpointEntry(endpointKey).protocol,
+      healthEpoch: (endpointKey) => manager.endpointEntry(endpointKey).healthEpoch,
+      startChart: (sessionId) => manager.startSessionChart(sessionId),
       secrets: () => manager.secretSet(manager.redactionSecrets()),
       turnEnded(event) {
         manager.publish('turn', event);
@@ -451,6 +479,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
    * never changes a turn or a chart. @internal
    */
   publish<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, ...args: EventEmitter.EventArgs<ManagerEvents, T>): void {
+    // Nobody listens: skip scrubbing the payload (a turn's event on the hot path).
+    if (this.listenerCount(event) === 0) return;
     try {
       this.emit(event, ...args);
     } catch (error) {
@@ -468,10 +498,6 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
 export function requestInvalid(error: unknown): TransportError {
   const detail = (error instanceof Error ? error.message : String(error)).slice(0, 200);
   return new TransportError({ kind: 'request-invalid', detail }, `the request body cannot be encoded: ${detail}`, { cause: error });
-}
-
-async function* failingStream(error: Error): AsyncGenerator<ProviderEvent, void, undefined> {
-  throw error;
 }
 
 function endpointState(snapshot: { value: unknown; context: EndpointContext; status: string }): EndpointState {

@@ -7,6 +7,13 @@ import type { Clock } from './clock.js';
 import type { ActorKind, ManagerEvents } from './events.js';
 import { humanDuration, type Logger } from './logging.js';
 import { statePaths } from './state.js';
+import { reportSessionEvent, type SessionReportSink } from './reports/session-reports.js';
+import type { SessionEmitted } from '../machines/session-types.js';
+
+/** An actor's `on`, for the events its chart emits. */
+interface EmitterActor<TEmitted> {
+  on(type: '*', handler: (emitted: TEmitted) => void): unknown;
+}
 
 interface Watched {
   readonly kind: ActorKind;
@@ -43,9 +50,20 @@ export class TransitionObserver {
    * arrive through a plain subscription (cheap); xstate inspection, which costs an object per
    * action and microstep, is only attached when someone wants `transition` events or an inspector.
    */
-  watch(actor: { subscribe(observer: { next(snapshot: unknown): void; error(error: unknown): void }): unknown }, kind: ActorKind, id: string): void {
+  watch(
+    actor: { subscribe(observer: { next(snapshot: unknown): void; error(error: unknown): void }): unknown },
+    kind: ActorKind,
+    id: string,
+    endpointKey?: string,
+  ): void {
     const watched: Watched = { kind, id, paths: [], reportedSuppressed: 0, unhealthySinceMs: undefined, pendingCause: undefined };
     this.watched.set(actor, watched);
+    if (kind === 'session' && endpointKey !== undefined) {
+      // The session chart says when an upgrade ended, when its turns moved to HTTP and when they came back.
+      const session = { id, endpointKey };
+      const sink = { emit: this.emit.bind(this) as SessionReportSink['emit'], logger: this.logger };
+      (actor as unknown as EmitterActor<SessionEmitted>).on('*', (emitted) => reportSessionEvent(emitted, session, sink));
+    }
     actor.subscribe({
       next: (snapshot) => this.onSnapshot(watched, snapshot as { value?: unknown; context?: unknown; status?: string }),
       // The manager reports chart errors itself; an observer without `error` would rethrow them.
@@ -89,7 +107,6 @@ export class TransitionObserver {
       const session = context as SessionContext;
       const failure = session.lastFailure;
       if (this.emitter.listenerCount('transition') > 0) this.emit('transition', { actor: 'session', id: watched.id, from, to, cause, atMs, ...(failure && to.endsWith('fallback') ? { failure } : {}) });
-      this.onSessionTransition(watched, from, to, session, atMs);
     } else if (watched.kind === 'endpoint') {
       const endpoint = context as EndpointContext;
       const failure = endpoint.lastFailure;
@@ -99,39 +116,6 @@ export class TransitionObserver {
       const credential = context as CredentialContext;
       if (this.emitter.listenerCount('transition') > 0) this.emit('transition', { actor: 'credential', id: watched.id, from, to, cause, atMs });
       this.onCredentialTransition(watched, to, credential);
-    }
-  }
-
-  private onSessionTransition(watched: Watched, from: string, to: string, context: SessionContext, atMs: number): void {
-    const startedAtMs = context.connectStartedAtMs ?? atMs;
-    // A release mid-upgrade ends nothing that failed: no `upgrade` event (an old failure is not this upgrade's).
-    // No token means no upgrade was attempted: not an upgrade failure either.
-    const upgradeFailed = to !== 'active.connection.socket.open' && to !== 'released' && context.httpReason !== 'credentials-unavailable';
-    if (from === 'active.connection.socket.connecting' && upgradeFailed) {
-      const failure = context.lastFailure;
-      this.emit('upgrade', { sessionId: watched.id, endpointKey: context.endpointKey, result: 'failed', atMs, startedAtMs, ...(failure ? { failure } : {}) });
-    }
-    if (to === 'active.connection.socket.open') {
-      this.emit('upgrade', { sessionId: watched.id, endpointKey: context.endpointKey, result: 'opened', atMs, startedAtMs });
-      if (watched.unhealthySinceMs !== undefined) {
-        this.emit('recovered', { actor: 'session', id: watched.id, endpointKey: context.endpointKey, downForMs: atMs - watched.unhealthySinceMs });
-        watched.unhealthySinceMs = undefined;
-      }
-    }
-    if (to === 'active.connection.fallback') {
-      // Each turn while cooling down asks the endpoint again and lands here again: report the
-      // move to HTTP once, not once per turn.
-      if (watched.unhealthySinceMs !== undefined) return;
-      watched.unhealthySinceMs = atMs;
-      const reason = context.httpReason ?? 'upgrade-failed';
-      this.emit('fallback', {
-        sessionId: watched.id,
-        endpointKey: context.endpointKey,
-        reason,
-        retryAtMs: context.httpUntilMs,
-        ...(context.lastFailure ? { failure: context.lastFailure } : {}),
-      });
-      this.logger.debug({ sessionId: watched.id, endpointKey: context.endpointKey, reason, retryAtMs: context.httpUntilMs }, 'session turns go over HTTP');
     }
   }
 

@@ -10,6 +10,8 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
   private items: (T | undefined)[] = [];
   private head = 0;
   private waiter: { resolve: (result: IteratorResult<T>) => void; reject: (error: unknown) => void } | undefined;
+  /** Wakes a consumer blocked in {@link nextBatch}; it then takes everything pushed meanwhile. */
+  private wake: (() => void) | undefined;
   private state: 'open' | 'ended' | 'failed' | 'done' = 'open';
   private error: unknown;
 
@@ -27,6 +29,14 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
   /** Deliver one value; ignored once the queue is closed. */
   push(value: T): void {
     if (this.state !== 'open') return;
+    if (this.wake !== undefined) {
+      // The batch consumer runs after this tick's other frames were pushed: it takes them all at once.
+      const wake = this.wake;
+      this.wake = undefined;
+      this.items.push(value);
+      wake();
+      return;
+    }
     const waiter = this.waiter;
     if (waiter !== undefined) {
       this.waiter = undefined;
@@ -70,6 +80,26 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
     return Promise.resolve({ value: undefined, done: true });
   }
 
+  /**
+   * Everything pushed and not yet taken, oldest first; waits while the queue is open and empty.
+   * Resolves `[]` once the queue ended; rejects once with the failure (after the buffered values).
+   * One promise per socket read instead of one per value: the facade's turn iterator serves
+   * the batch itself, so each event crosses a single async step (docs/performance.md).
+   */
+  async nextBatch(): Promise<T[]> {
+    if (this.head >= this.items.length && this.state === 'open') {
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+    if (this.head < this.items.length) return this.takeAll();
+    if (this.state === 'failed') {
+      this.state = 'done';
+      throw this.error;
+    }
+    return [];
+  }
+
   /** The consumer is done (`break`): drop what is buffered and tell the producer if it was still open. */
   return(): Promise<IteratorResult<T>> {
     const wasOpen = this.state === 'open';
@@ -94,6 +124,13 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
     return value;
   }
 
+  private takeAll(): T[] {
+    const taken = this.head === 0 ? this.items : this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return taken as T[];
+  }
+
   private clear(): void {
     this.items.length = 0;
     this.head = 0;
@@ -101,6 +138,9 @@ export class PushQueue<T> implements AsyncIterableIterator<T> {
 
   /** A consumer blocked in `next()` only waits while the queue is open and empty. */
   private settleWaiter(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
     const waiter = this.waiter;
     if (waiter === undefined) return;
     this.waiter = undefined;

@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import type { Outcome } from '../../machines/outcome.js';
+import type { EventBatches } from './event-batches.js';
 import type { ProviderEvent } from './provider.js';
 import { PushQueue } from './push-queue.js';
 import { TransportError } from './transport-error.js';
@@ -28,7 +29,7 @@ export interface WebSocketConnection {
    * of that response would otherwise arrive as the next turn's events.
    * @throws Error synchronously when another turn is still streaming on this socket
    */
-  streamTurn(frame: string, options: WebSocketTurnOptions): AsyncIterableIterator<ProviderEvent>;
+  streamTurn(frame: string, options: WebSocketTurnOptions): EventBatches;
   /**
    * Hear about every end of the socket, once: a remote close or error (during a
    * turn or not), a local close after a turn ended early (`local`: the caller
@@ -85,7 +86,7 @@ export class Connection implements WebSocketConnection, WebSocketTurnHost {
   }
 
   /** {@inheritDoc WebSocketConnection.streamTurn} */
-  streamTurn(frame: string, options: WebSocketTurnOptions): AsyncIterableIterator<ProviderEvent> {
+  streamTurn(frame: string, options: WebSocketTurnOptions): EventBatches {
     if (this.turn !== undefined) {
       throw new Error(`streamTurn: a turn is already streaming on the WebSocket to ${this.target}; a socket carries one turn at a time`);
     }
@@ -203,7 +204,7 @@ export class Connection implements WebSocketConnection, WebSocketTurnHost {
   };
 }
 
-function failed(error: TransportError): AsyncIterableIterator<ProviderEvent> {
+function failed(error: TransportError): EventBatches {
   const queue = new PushQueue<ProviderEvent>();
   queue.fail(error);
   return queue;

@@ -278,4 +278,21 @@ describe('turn-path bugs of issue 12 (fixed), kept as regressions', () => {
     expect(driver.turns.get(turnId)!.endings).toMatchObject([{ result: 'failed', transport: 'websocket', failure: { class: 'rate-limited' } }]);
     h.stop();
   });
+
+  test('a released session left its turn chart among the refresh waiters', () => {
+    // The bug: since the turn chart (the session's child) asks for a refresh of its own after a 401,
+    // the credential chart counted it as a waiter; a released session said WAITER_GONE for itself
+    // only, so its stopped turn chart stayed there until the refresh settled, and was answered then.
+    const driver = new Driver({ policy: DEFAULT_POLICY, sessions: 1 });
+    const h = driver.harness;
+    driver.requestTurn(0);
+    h.advance(DEFAULT_POLICY.upgradeBudgetMs);
+    driver.report(0, 'failed: HTTP 401');
+    expect(turnRegionOf(driver.session(0))).toBe('refreshingCredentials');
+    const turn = h.turn('s0');
+    expect(h.credential.getSnapshot().context.waiters).toContain(turn);
+    driver.release(0);
+    expect(h.credential.getSnapshot().context.waiters).toHaveLength(0);
+    h.stop();
+  });
 });

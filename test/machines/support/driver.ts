@@ -126,6 +126,8 @@ export class Driver {
   /** Current session id of each slot; a released slot gets a fresh id. */
   readonly slotIds: string[];
   readonly released: SessionActor[] = [];
+  /** The turn charts of the released sessions (stopped with them). */
+  readonly releasedTurns: TurnActor[] = [];
   /** Credential chart states with the seq they were entered at. */
   readonly credentialPhases: { state: string; enteredSeq: number; enteredAtMs: number }[] = [];
   /** Upgrades refused as unsupported (426, 404) while the endpoint probed or was healthy, and what followed. */
@@ -339,8 +341,10 @@ export class Driver {
       const log = this.turns.get(turn.id);
       if (log) log.abandoned = true;
     }
+    const turnActor = turnActorOf(session);
     this.harness.release(id);
     this.released.push(session);
+    if (turnActor) this.releasedTurns.push(turnActor);
     this.slotGenerations[index] = this.slotGenerations[index]! + 1;
     this.slotIds[index] = `s${index}~${this.slotGenerations[index]}`;
   }
@@ -638,6 +642,11 @@ export class Driver {
       if (children.length > 0) violations.push(`released ${id} still has children ${children.join(', ')}`);
       if (this.harness.upgrades.some((u) => u.sessionId === id && u.active)) violations.push(`released ${id} still has a live socket`);
     }
+    // Nobody answers a released session or its turn chart: they left the credential chart's waiters.
+    const { waiters, loadWaiters } = this.harness.credential.getSnapshot().context;
+    const gone = new Set<unknown>([...this.released, ...this.releasedTurns]);
+    const left = [...waiters, ...loadWaiters.map((w) => w.session)].filter((w) => gone.has(w));
+    if (left.length > 0) violations.push(`${left.length} released session(s) or turn chart(s) still wait for a refresh or a token`);
     const owned =
       this.harness.scheduledEventsOf(this.harness.endpoint) +
       this.harness.scheduledEventsOf(this.harness.credential) +

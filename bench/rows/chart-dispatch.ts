@@ -28,7 +28,8 @@ interface Args {
 const TOKEN = 'tok-bench-0001';
 /** Turns per tinybench iteration, so the timer's own cost is negligible. */
 const BATCH = 50;
-const TARGET_SHARE = 0.01;
+/** Issue 12's target: the charts cost at most 2 % of an SSE turn. */
+const TARGET_SHARE = 0.02;
 
 type SessionManager = ReturnType<typeof createSessionManager>;
 
@@ -255,8 +256,8 @@ reportRows(async (): Promise<RowResult[]> => {
       packageText: `${count(Math.round(evps(chartHttp, eventsHttp)))} ev/s (${chartHttp.toFixed(0)} µs/turn in a tight loop; ${situHttp.chartUsPerTurn.toFixed(0)} µs inside real turns)`,
       rawText: `${count(Math.round(evps(redHttp, eventsHttp)))} ev/s (${redHttp.toFixed(2)} µs/turn)`,
       valueText: `charts ${ratio(chartHttp / redHttp)} slower; ${pct(share)} of an SSE turn`,
-      targetText: `< ${pct(TARGET_SHARE)} of an SSE turn (${ms(sse)})`,
-      pass: share < TARGET_SHARE,
+      targetText: `≤ ${pct(TARGET_SHARE)} of an SSE turn (${ms(sse)})`,
+      pass: share <= TARGET_SHARE,
       details: {
         eventsPerTurn: { http: eventsHttp, websocket: eventsWs, reducerHttp: reducerEventsHttp, reducerWebSocket: reducerEventsWs },
         reducerMatchesCharts: reducerEventsHttp === eventsHttp && reducerEventsWs === eventsWs,

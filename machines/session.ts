@@ -100,6 +100,10 @@ export function createSessionMachine() {
       }),
       leaveTheRefreshWaiters: enqueueActions(({ enqueue, context, self }) => {
         enqueue.sendTo(context.credential, { type: 'WAITER_GONE', session: self } satisfies CredentialEvent);
+        // The turn chart waits for refreshes of its own (after a 401 on a turn), and a stopped child
+        // runs no exit action: it leaves with the session. Still in the snapshot: `active` is being left.
+        const turn = self.getSnapshot().children.turn;
+        if (turn) enqueue.sendTo(context.credential, { type: 'WAITER_GONE', session: turn } satisfies CredentialEvent);
       }),
       reportTheRejectedToken: enqueueActions(({ enqueue, context, self }) => {
         enqueue.sendTo(context.credential, { type: 'REJECTED', session: self, generation: context.credentialGeneration } satisfies CredentialEvent);

@@ -1,7 +1,9 @@
 /**
- * The three real charts (endpoint, credential, session) wired as the manager wires them, on a
- * simulated clock, with the socket actor replaced by a recorder: no I/O, no Node timers. Same
- * idea as test/support/chart-harness.ts, kept here so the benchmark does not depend on test code.
+ * The real charts (endpoint, credential, session and its child turn chart) wired as the manager
+ * wires them, on a simulated clock, with the socket actor replaced by a recorder: no I/O, no Node
+ * timers. A turn goes to the turn chart and is followed through its `turn.send` / `turn.ended`
+ * emits, as the facade does. Same idea as test/support/chart-harness.ts, kept here so the benchmark
+ * does not depend on test code.
  */
 import { SimulatedClock, createActor, fromCallback, fromPromise, type InspectionEvent } from 'xstate';
 import {
@@ -12,6 +14,9 @@ import {
   type RefreshOutput,
   type SessionEvent,
   type SocketActorInput,
+  type TransportKind,
+  type TurnActorRef,
+  type TurnResult,
 } from '../../machines/index.js';
 
 export interface ChartRigOptions {
@@ -24,6 +29,16 @@ export class ChartRig {
   readonly endpoint;
   readonly credential;
   readonly session;
+  /** The session chart's child: where the facade sends a turn's events. */
+  readonly turnChart: TurnActorRef;
+  /**
+   * What the manager passes as `TURN_REQUESTED.healthEpoch`: it counts the endpoint's
+   * `health.changed` and the credential's `credential.changed` (the charts may not emit them yet).
+   */
+  healthEpoch = 0;
+  /** The last `turn.send` and `turn.ended` the turn chart emitted, as the facade hears them. */
+  lastSend: { readonly turnId: string; readonly transport: TransportKind; readonly attempt: number } | undefined;
+  lastTurn: TurnResult | undefined;
   /** The socket actor's last `sendBack`, to report the upgrade's outcome. */
   private sendBack: ((event: SessionEvent) => void) | undefined;
   private turnCounter = 0;
@@ -52,6 +67,8 @@ export class ChartRig {
         }),
       },
     });
+    this.endpoint.on('health.changed', () => void this.healthEpoch++);
+    this.credential.on('credential.changed', () => void this.healthEpoch++);
     this.endpoint.start();
     this.credential.start();
     this.session = createActor(logic, {
@@ -68,14 +85,24 @@ export class ChartRig {
       },
     });
     this.session.start();
+    const turnChart = this.session.getSnapshot().children.turn;
+    if (!turnChart) throw new Error('chart rig: the session chart runs no turn chart');
+    this.turnChart = turnChart as TurnActorRef;
+    this.turnChart.on('turn.send', (event) => void (this.lastSend = event));
+    this.turnChart.on('turn.ended', (event) => void (this.lastTurn = event.result));
   }
 
-  /** First turn: the upgrade is granted and answered 500, so the endpoint cools down and the session is on HTTP. */
+  /**
+   * First turn: the upgrade is granted and answered 500, so the endpoint cools down and the session
+   * is on HTTP. Second turn: the session's own failure said nothing of when, so it asks and hears the
+   * endpoint's verdict (cooling down until T), which the turn chart keeps: the steady state.
+   */
   coolDown(): void {
     const id = this.request();
     if (!this.sendBack) throw new Error('chart rig: no upgrade was started');
     this.sendBack({ type: 'SOCKET.FAILED', outcome: { kind: 'upgrade-rejected', status: 500, headers: {} }, atMs: this.clock.now(), credentialGeneration: 1 });
     this.finish(id);
+    this.turn();
     this.expect('coolingDown', 'fallback');
   }
 
@@ -88,28 +115,29 @@ export class ChartRig {
     this.expect('healthy', 'open');
   }
 
-  /** One turn as the facade reports it: requested, first event, completed. */
+  /** One turn as the facade reports it to the turn chart: requested, then completed (the first event stays with the facade). */
   turn(): void {
     this.finish(this.request());
   }
 
   private request(): string {
     const turnId = `t${++this.turnCounter}`;
-    this.session.send({ type: 'TURN_REQUESTED', turnId, atMs: this.clock.now() });
+    this.turnChart.send({ type: 'TURN_REQUESTED', turnId, atMs: this.clock.now(), healthEpoch: this.healthEpoch });
     return turnId;
   }
 
   private finish(turnId: string): void {
-    this.session.send({ type: 'TURN_COMPLETED', turnId, atMs: this.clock.now() });
+    this.turnChart.send({ type: 'TURN_COMPLETED', turnId, atMs: this.clock.now() });
   }
 
-  /** Throws unless the endpoint and the session's connection are where the benchmark expects. */
+  /** Throws unless the endpoint and the session's connection are where the benchmark expects, and the last turn completed where it was sent. */
   expect(endpoint: string, connection: string): void {
     const e = JSON.stringify(this.endpoint.getSnapshot().value);
     const s = JSON.stringify(this.session.getSnapshot().value);
-    const last = this.session.getSnapshot().context.lastTurn;
-    if (!e.includes(endpoint) || !s.includes(connection) || last?.result !== 'completed') {
-      throw new Error(`chart rig: expected endpoint ${endpoint} and connection ${connection}, got ${e} / ${s} / ${JSON.stringify(last)}`);
+    const last = this.lastTurn;
+    const sent = this.lastSend;
+    if (!e.includes(endpoint) || !s.includes(connection) || last?.result !== 'completed' || sent?.turnId !== last.id || sent.transport !== last.transport) {
+      throw new Error(`chart rig: expected endpoint ${endpoint} and connection ${connection}, got ${e} / ${s} / ${JSON.stringify(last)} / ${JSON.stringify(sent)}`);
     }
   }
 

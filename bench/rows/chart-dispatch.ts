@@ -1,11 +1,13 @@
 /**
- * Row 4: chart dispatch. Events per second through the session chart with the endpoint and
- * credential charts attached, for a realistic turn, vs hand-written switch reducers with the same
- * transitions; and the charts' cost per turn as a share of one loopback SSE turn.
+ * Row 4: chart dispatch. Events per second through the turn chart and the session chart it runs
+ * under, with the endpoint and credential charts attached, for a realistic turn, vs hand-written
+ * switch reducers with the same transitions; and the charts' cost per turn as a share of one
+ * loopback SSE turn.
  */
 import { Bench } from 'tinybench';
+import type { AnyActorRef } from 'xstate';
+import type { SessionActorRef, TurnActorRef, TurnResult } from '../../machines/index.js';
 import { createSessionManager } from '../../src/index.js';
-import type { SessionActor } from '../../src/session.js';
 import { startUpstream } from '../../src/testing/upstream.js';
 import { ChartRig } from '../lib/chart-rig.js';
 import { reportRows, rowArgs, progress, type RowResult } from '../lib/child.js';
@@ -26,9 +28,37 @@ interface Args {
 const TOKEN = 'tok-bench-0001';
 /** Turns per tinybench iteration, so the timer's own cost is negligible. */
 const BATCH = 50;
-const TARGET_SHARE = 0.01;
+/** Issue 12's target: the charts cost at most 2 % of an SSE turn. */
+const TARGET_SHARE = 0.02;
 
-/** A manager whose endpoint cools down, and the session chart actor it runs: the production wiring, observer included. */
+type SessionManager = ReturnType<typeof createSessionManager>;
+
+/**
+ * A manager's session chart actor (`actors()` lists it as kind `session`) and its child turn
+ * chart, where the facade sends a turn's events.
+ */
+function chartsOf(manager: SessionManager, sessionId: string): { session: SessionActorRef; turn: TurnActorRef } {
+  const session = manager.actors().find((a) => a.kind === 'session' && a.id === sessionId)?.actor as SessionActorRef | undefined;
+  const turn = session?.getSnapshot().children.turn as TurnActorRef | undefined;
+  if (!session || !turn) throw new Error(`row 4: no session chart with a turn chart for ${sessionId}`);
+  return { session, turn };
+}
+
+/**
+ * The health epoch a facade would send with a turn: the epoch at which the turn chart heard its
+ * verdict (the manager's, during setup), moved on by every later `health.changed` of the endpoint
+ * chart and `credential.changed` of the credential chart, as the manager counts them.
+ */
+function followTheHealthEpoch(manager: SessionManager, turn: TurnActorRef): () => number {
+  let epoch = turn.getSnapshot().context.verdictEpoch ?? 0;
+  for (const { kind, actor } of manager.actors()) {
+    if (kind === 'endpoint') (actor as AnyActorRef).on('health.changed', () => void epoch++);
+    if (kind === 'credential') (actor as AnyActorRef).on('credential.changed', () => void epoch++);
+  }
+  return () => epoch;
+}
+
+/** A manager whose endpoint cools down, and the turn chart its session runs: the production wiring, observer included. */
 async function managerSession() {
   const upstream = await startUpstream({ deltasPerTurn: 1, modes: { cool: { upgradeStatus: 500 } } });
   const manager = createSessionManager({
@@ -38,18 +68,22 @@ async function managerSession() {
   const session = manager.session('chart-dispatch', 'cool');
   await drain(session.stream({ model: 'cool', input: 'setup' }));
   if (manager.endpoint('cool').state.status !== 'cooling-down') throw new Error('row 4 setup: the endpoint is not cooling down');
-  const entry = manager.actors().find((a) => a.kind === 'session' && a.id === 'chart-dispatch');
-  const actor = entry?.actor as SessionActor;
+  const { turn: turnChart } = chartsOf(manager, 'chart-dispatch');
+  const healthEpoch = followTheHealthEpoch(manager, turnChart);
+  // Heard as the facade hears it (the manager's own listeners are attached too).
+  let last: TurnResult | undefined;
+  turnChart.on('turn.ended', (event) => void (last = event.result));
   let n = 0;
   const turn = () => {
     const turnId = `m${++n}`;
     const atMs = Date.now();
-    actor.send({ type: 'TURN_REQUESTED', turnId, atMs });
-    actor.send({ type: 'TURN_COMPLETED', turnId, atMs });
+    turnChart.send({ type: 'TURN_REQUESTED', turnId, atMs, healthEpoch: healthEpoch() });
+    turnChart.send({ type: 'TURN_COMPLETED', turnId, atMs });
   };
   const check = () => {
-    const last = actor.getSnapshot().context.lastTurn;
-    if (last?.result !== 'completed' || last.transport !== 'http') throw new Error(`row 4: manager turn did not complete over HTTP: ${JSON.stringify(last)}`);
+    if (last?.id !== `m${n}` || last.result !== 'completed' || last.transport !== 'http') {
+      throw new Error(`row 4: manager turn did not complete over HTTP: ${JSON.stringify(last)}`);
+    }
   };
   const close = async () => {
     await manager.close();
@@ -60,9 +94,10 @@ async function managerSession() {
 
 /**
  * The charts' cost inside real turns: a session streaming 1,000-event turns from the loopback
- * upstream, with the time spent in its chart actor's `send` (the credential and endpoint charts
- * run inside it, synchronously) added up. A tight loop of chart events (above) runs with hot
- * caches; between the deltas of a real turn they are cold, and this is what a turn really pays.
+ * upstream, with the time spent in the `send` of its turn chart and of its session chart (the
+ * other charts run inside them, synchronously; one chart's message to another does not go through
+ * `send`, so nothing is counted twice) added up. A tight loop of chart events (above) runs with
+ * hot caches; between the deltas of a real turn they are cold, and this is what a turn really pays.
  */
 async function inSitu(model: 'cool' | 'good', turns: number): Promise<{ chartUsPerTurn: number; chartCpuUsPerTurn: number; turnMs: number; turnCpuMs: number }> {
   const upstream = await startRemoteUpstream({ deltasPerTurn: 998, modes: { cool: { upgradeStatus: 500 } } });
@@ -76,19 +111,21 @@ async function inSitu(model: 'cool' | 'good', turns: number): Promise<{ chartUsP
     await drain(session.stream(body));
     const expected = model === 'cool' ? 'http' : 'websocket';
     if (session.state.transport !== expected) throw new Error(`row 4 in situ: expected ${expected}, got ${session.state.connection}`);
-    const actor = manager.actors().find((a) => a.kind === 'session' && a.id === 'in-situ')?.actor as SessionActor;
-    const send = actor.send.bind(actor);
+    const charts = chartsOf(manager, 'in-situ');
     let inSendMs = 0;
     let inSendCpuUs = 0;
-    // An own property shadows the prototype's send for this one actor; Session calls actor.send.
-    (actor as { send: SessionActor['send'] }).send = (event) => {
-      const cpu = process.cpuUsage();
-      const started = performance.now();
-      send(event);
-      inSendMs += performance.now() - started;
-      const used = process.cpuUsage(cpu);
-      inSendCpuUs += used.user + used.system;
-    };
+    // An own property shadows the prototype's send for these two actors; the facade calls their send.
+    for (const actor of [charts.session, charts.turn] as { send(event: unknown): void }[]) {
+      const send = actor.send.bind(actor);
+      actor.send = (event) => {
+        const cpu = process.cpuUsage();
+        const started = performance.now();
+        send(event);
+        inSendMs += performance.now() - started;
+        const used = process.cpuUsage(cpu);
+        inSendCpuUs += used.user + used.system;
+      };
+    }
     // The session path takes ~1,000 turns to reach its steady state (JIT): warm it like rows 1 and 2.
     for (let i = 0; i < 1000; i++) await drain(session.stream(body));
     inSendMs = 0;
@@ -153,9 +190,13 @@ reportRows(async (): Promise<RowResult[]> => {
   const inManager = await managerSession();
   reducerHttp.turn();
   reducerHttp.expect('http');
+  reducerWs.turn();
+  reducerWs.expect('websocket');
   // The charts evolve; the reducer mirrors them as of this benchmark. A mismatch is reported, not fatal.
   const reducerEventsHttp = reducerHttp.events;
-  if (reducerEventsHttp !== eventsHttp) progress(`row 4: WARNING the reducer handles ${reducerEventsHttp} events per turn, the charts ${eventsHttp}: update bench/lib/reducer.ts`);
+  const reducerEventsWs = reducerWs.events;
+  if (reducerEventsHttp !== eventsHttp) progress(`row 4: WARNING the reducer handles ${reducerEventsHttp} events per HTTP turn, the charts ${eventsHttp}: update bench/lib/reducer.ts`);
+  if (reducerEventsWs !== eventsWs) progress(`row 4: WARNING the reducer handles ${reducerEventsWs} events per WebSocket turn, the charts ${eventsWs}: update bench/lib/reducer.ts`);
 
   const tasks: Record<string, () => void> = {
     'charts http': () => {
@@ -215,11 +256,11 @@ reportRows(async (): Promise<RowResult[]> => {
       packageText: `${count(Math.round(evps(chartHttp, eventsHttp)))} ev/s (${chartHttp.toFixed(0)} µs/turn in a tight loop; ${situHttp.chartUsPerTurn.toFixed(0)} µs inside real turns)`,
       rawText: `${count(Math.round(evps(redHttp, eventsHttp)))} ev/s (${redHttp.toFixed(2)} µs/turn)`,
       valueText: `charts ${ratio(chartHttp / redHttp)} slower; ${pct(share)} of an SSE turn`,
-      targetText: `< ${pct(TARGET_SHARE)} of an SSE turn (${ms(sse)})`,
-      pass: share < TARGET_SHARE,
+      targetText: `≤ ${pct(TARGET_SHARE)} of an SSE turn (${ms(sse)})`,
+      pass: share <= TARGET_SHARE,
       details: {
-        eventsPerTurn: { http: eventsHttp, websocket: eventsWs, reducerHttp: reducerEventsHttp },
-        reducerMatchesCharts: reducerEventsHttp === eventsHttp,
+        eventsPerTurn: { http: eventsHttp, websocket: eventsWs, reducerHttp: reducerEventsHttp, reducerWebSocket: reducerEventsWs },
+        reducerMatchesCharts: reducerEventsHttp === eventsHttp && reducerEventsWs === eventsWs,
         usPerTurn: {
           chartsHttpBare: round(chartHttp),
           chartsHttpInManager: round(chartMgr),
@@ -261,7 +302,7 @@ reportRows(async (): Promise<RowResult[]> => {
           webSocketTurnInRealTurns: round(situWs.chartUsPerTurn / 1000 / sse),
         },
         method:
-          'The three real charts on a SimulatedClock with a recording socket actor (bench/lib/chart-rig.ts); a turn is TURN_REQUESTED, TURN_COMPLETED as the facade sends them, plus what the charts send each other (PROBE_REQUESTED and ENDPOINT.DENIED while cooling down). "In the manager": the same turn sent to a real manager\'s session actor (its inspect hook and transition observer attached). Reducer: bench/lib/reducer.ts. tinybench, batches of 50 turns, interleaved rounds. "Inside real turns" (the figure held to the target): loopback 1,000-event turns through session.stream with the time inside the session actor\'s send() summed (the endpoint and credential charts run synchronously inside it), 300 turns after 1,000 warmup turns; its share is of row 1\'s raw SSE turn.',
+          'The real charts on a SimulatedClock with a recording socket actor (bench/lib/chart-rig.ts); a turn is TURN_REQUESTED, TURN_COMPLETED as the facade sends them to the session\'s turn chart, which decides at once on an open socket or on the cooldown verdict it heard (since issue 12 nothing else is sent in a steady turn), heard through its turn.send / turn.ended emits. "In the manager": the same turn sent to a real manager\'s turn chart (its inspect hook and transition observer attached). Reducer: bench/lib/reducer.ts. tinybench, batches of 50 turns, interleaved rounds. "Inside real turns" (the figure held to the target): loopback 1,000-event turns through session.stream with the time inside the send() of the session\'s turn chart and session chart summed (the endpoint and credential charts run synchronously inside them), 300 turns after 1,000 warmup turns; its share is of row 1\'s raw SSE turn.',
       },
     },
   ];

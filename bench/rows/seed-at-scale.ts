@@ -6,16 +6,15 @@
  *
  * Main run: the real manager, charts and socket actor on xstate's SimulatedClock; every upgrade
  * the charts grant is a real `ws` upgrade to the upstream child (counted there); each turn is
- * reported to the session chart exactly as `Session.stream` reports it (TURN_REQUESTED, wait
- * for the chart's decision, TURN_COMPLETED) without streaming a body, since
+ * reported to the session's turn chart as `Session.stream` reports it (TURN_REQUESTED with the
+ * health epoch, wait for the chart's `turn.send`, TURN_COMPLETED) without streaming a body, since
  * 2.88 M real HTTP turns would take most of an hour. Cross-check: fewer sessions over the same
  * day through the full `session.stream` path, with HTTP answered in-process by a stubbed
  * `fetch` (a 2-event SSE body), upgrades still real.
  */
-import { SimulatedClock } from 'xstate';
+import { SimulatedClock, type AnyActorRef } from 'xstate';
+import type { SessionActorRef, TurnActorRef, TurnEmitted } from '../../machines/index.js';
 import { createSessionManager } from '../../src/index.js';
-import type { SessionActor } from '../../src/session.js';
-import { awaitDecision, decisionIn } from '../../src/turn-runner.js';
 import { reportRows, rowArgs, progress, type RowResult } from '../lib/child.js';
 import { count, ms } from '../lib/format.js';
 import { round } from '../lib/stats.js';
@@ -52,6 +51,36 @@ function cpuMs(since: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1000;
 }
 
+/**
+ * A turn chart's decisions as the facade hears them: the first `turn.send` or `turn.ended` of the
+ * turn just requested. Synchronous in most turns; only a granted probe waits for the real upgrade.
+ */
+class Decisions {
+  private turnId: string | undefined;
+  private decided: TurnEmitted | undefined;
+  private waiting: ((decision: TurnEmitted) => void) | undefined;
+
+  constructor(readonly turn: TurnActorRef) {
+    turn.on('turn.send', (event) => this.settle(event.turnId, event));
+    turn.on('turn.ended', (event) => this.settle(event.result.id, event));
+  }
+
+  private settle(turnId: string, decision: TurnEmitted): void {
+    if (turnId !== this.turnId || this.decided) return;
+    this.decided = decision;
+    this.waiting?.(decision);
+  }
+
+  /** Requests a turn and returns the chart's decision, at once when it is made at once. */
+  request(turnId: string, atMs: number, healthEpoch: number): TurnEmitted | Promise<TurnEmitted> {
+    this.turnId = turnId;
+    this.decided = undefined;
+    this.waiting = undefined;
+    this.turn.send({ type: 'TURN_REQUESTED', turnId, atMs, healthEpoch });
+    return this.decided ?? new Promise<TurnEmitted>((resolve) => (this.waiting = resolve));
+  }
+}
+
 /** Staggered turns: session i of n turns at i × (turnEveryMs / n) within every period. */
 async function simulate(
   upstream: RemoteUpstream,
@@ -70,9 +99,15 @@ async function simulate(
   manager.on('upgrade', (event) => upgradeTimesMs.push(event.atMs));
   const handles = Array.from({ length: sessions }, (_, i) => manager.session(`s${i}`, model));
   const byId = new Map(manager.actors().map((a) => [a.id, a.actor]));
-  const actors = handles.map((s) => byId.get(s.id) as SessionActor);
+  // Each session chart's child turn chart, where the facade sends a turn's events.
+  const decisions = handles.map((s) => new Decisions((byId.get(s.id) as SessionActorRef).getSnapshot().children.turn as TurnActorRef));
+  // The health epoch, counted as the manager counts it: the endpoint's and the credential's changes.
+  let healthEpoch = 0;
+  for (const { kind, actor } of manager.actors()) {
+    if (kind === 'endpoint') (actor as AnyActorRef).on('health.changed', () => void healthEpoch++);
+    if (kind === 'credential') (actor as AnyActorRef).on('credential.changed', () => void healthEpoch++);
+  }
   const body = { model, input: 'seed' };
-  const now = () => clock.now();
   const stepMs = args.turnEveryMs / sessions;
   const totalSteps = Math.round((args.hours * HOUR_MS) / stepMs);
   const stepsPerHour = Math.round(HOUR_MS / stepMs);
@@ -89,14 +124,14 @@ async function simulate(
     if (mode === 'facade') {
       for await (const _event of handles[index]!.stream(body));
     } else {
-      const actor = actors[index]!;
+      const turnChart = decisions[index]!;
       const turnId = `t${step}`;
       const atMs = clock.now();
-      actor.send({ type: 'TURN_REQUESTED', turnId, atMs });
       // Synchronous in most turns; only a granted probe waits for the real upgrade's answer.
-      const decision = decisionIn(actor, turnId, 0) ?? (await awaitDecision(actor, turnId, 0, new AbortController().signal, now));
-      if (decision.kind !== 'send' || decision.transport !== 'http') throw new Error(`row 6: unexpected decision ${JSON.stringify(decision)}`);
-      actor.send({ type: 'TURN_COMPLETED', turnId, atMs });
+      const decided = turnChart.request(turnId, atMs, healthEpoch);
+      const decision = decided instanceof Promise ? await decided : decided;
+      if (decision.type !== 'turn.send' || decision.transport !== 'http') throw new Error(`row 6: unexpected decision ${JSON.stringify(decision)}`);
+      turnChart.turn.send({ type: 'TURN_COMPLETED', turnId, atMs });
     }
     turns++;
     if ((step + 1) % checkEvery === 0) {
@@ -210,7 +245,7 @@ reportRows(async (): Promise<RowResult[]> => {
             cpuUsPerTurn: round((facade.cpuMs * 1000) / facade.turns),
           },
           method:
-            'Real manager, charts and socket actor on xstate SimulatedClock (default policy: cooldown 45 s doubling to 30 min, 20 % downward jitter); upgrades are real ws upgrades to the upstream child, which answers 500 and counts them. Main run: each turn reported to the session chart as Session.stream does (TURN_REQUESTED, the chart\'s decision, TURN_COMPLETED) without a body. Cross-check: the full session.stream path with fetch stubbed in-process (2-event SSE body). Turns are staggered evenly within each period. CPU is this process\'s user+system time for the run (the upstream child\'s CPU is reported separately).',
+            'Real manager, charts and socket actor on xstate SimulatedClock (default policy: cooldown 45 s doubling to 30 min, 20 % downward jitter); upgrades are real ws upgrades to the upstream child, which answers 500 and counts them. Main run: each turn reported to the session\'s turn chart as Session.stream does (TURN_REQUESTED with the health epoch, the chart\'s turn.send, TURN_COMPLETED) without a body. Cross-check: the full session.stream path with fetch stubbed in-process (2-event SSE body). Turns are staggered evenly within each period. CPU is this process\'s user+system time for the run (the upstream child\'s CPU is reported separately).',
         },
       },
     ];

@@ -1,10 +1,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AnyStateMachine } from 'xstate';
-import { createCredentialMachine, createEndpointMachine, createSessionMachine } from '../../machines/index.js';
+import { createCredentialMachine, createEndpointMachine, createSessionMachine, createTurnMachine } from '../../machines/index.js';
 
 /**
- * Chart export: the JSON and Mermaid definitions of the three charts, generated from the
+ * Chart export: the JSON and Mermaid definitions of the four charts, generated from the
  * machines themselves (their `root` state nodes), never drawn by hand.
  *
  * `docs/charts/` holds the output; `test/charts/export.test.ts` fails when it is stale.
@@ -77,8 +77,8 @@ export interface ChartJson {
   readonly root: StateJson;
 }
 
-/** The names of the three charts, in the order they are documented. */
-export const CHART_NAMES = ['session', 'endpoint', 'credential'] as const;
+/** The names of the four charts, in the order they are documented (the turn chart runs as the session chart's child). */
+export const CHART_NAMES = ['session', 'turn', 'endpoint', 'credential'] as const;
 export type ChartName = (typeof CHART_NAMES)[number];
 
 /** Both renderings of one chart. */
@@ -395,10 +395,11 @@ export function chartToMermaid(machine: AnyStateMachine): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The three charts and the docs.
+// The four charts and the docs.
 
 const SUMMARIES: Record<ChartName, string> = {
-  session: 'One per gateway session: the `connection` region (credentials, permission, upgrade, socket, HTTP fallback) and the `turn` region (transport choice within the budget, streaming, one HTTP retry before the first event, one refresh on 401) run in parallel.',
+  session: "One per gateway session, owning its connection: credentials, the endpoint's permission, the upgrade, the socket, HTTP fallback and sign-in required. It runs the turn chart as its child `turn` and tells it the session's transport.",
+  turn: "One per session, the session chart's child, one turn at a time: the transport of each attempt (at once on an open socket or a known cooldown, else within the upgrade budget), one move to HTTP before the first event, one refresh on 401; it tells the facade with `turn.send` and `turn.ended`.",
   endpoint: 'One per endpoint key (provider + model + URL + account), shared by every session: holds the cooldown and grants the half-open probe to one session at a time.',
   credential: 'One per credential source, shared by every session that uses it: single-flight refresh, proactive refresh before expiry, permanent refusal parks it until a person signs in.',
 };
@@ -406,12 +407,13 @@ const SUMMARIES: Record<ChartName, string> = {
 function machinesByName(): Record<ChartName, AnyStateMachine> {
   return {
     session: createSessionMachine() as unknown as AnyStateMachine,
+    turn: createTurnMachine() as unknown as AnyStateMachine,
     endpoint: createEndpointMachine() as unknown as AnyStateMachine,
     credential: createCredentialMachine() as unknown as AnyStateMachine,
   };
 }
 
-/** JSON and Mermaid of the session, endpoint and credential charts, built from the machines. */
+/** JSON and Mermaid of the session, turn, endpoint and credential charts, built from the machines. */
 export function exportCharts(): Record<ChartName, ExportedChart> {
   const machines = machinesByName();
   const out = {} as Record<ChartName, ExportedChart>;

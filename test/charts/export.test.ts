@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { and, createMachine, not, setup, stateIn, type AnyStateMachine } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { createCredentialMachine, createEndpointMachine, createSessionMachine } from '../../machines/index.js';
+import { createCredentialMachine, createEndpointMachine, createSessionMachine, createTurnMachine } from '../../machines/index.js';
 import {
   allStateNodes,
   CHART_NAMES,
@@ -17,6 +17,7 @@ import {
 
 const machines: Record<(typeof CHART_NAMES)[number], AnyStateMachine> = {
   session: createSessionMachine() as unknown as AnyStateMachine,
+  turn: createTurnMachine() as unknown as AnyStateMachine,
   endpoint: createEndpointMachine() as unknown as AnyStateMachine,
   credential: createCredentialMachine() as unknown as AnyStateMachine,
 };
@@ -102,7 +103,8 @@ describe('docs/charts', () => {
     }
   });
 
-  it('README embeds the three diagrams in mermaid blocks', () => {
+  it('README embeds every diagram in a mermaid block, the turn chart included', () => {
+    expect(CHART_NAMES).toContain('turn');
     const readme = renderChartFiles()['README.md']!;
     const charts = exportCharts();
     for (const name of CHART_NAMES) expect(readme).toContain(`\`\`\`mermaid\n${charts[name].mermaid.trimEnd()}\n\`\`\``);

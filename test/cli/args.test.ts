@@ -9,7 +9,7 @@ describe('argument errors exit 2 with a sentence naming the argument', () => {
     [['demo', '--failure', 'boom'], '--failure must be one of 500, reset, hang, 426, 429'],
     [['demo', '--nope'], "Unknown option '--nope'"],
     [['charts', '--format', 'svg'], '--format must be mermaid or json'],
-    [['charts', '--chart', 'nope'], '--chart must be one of session, endpoint, credential'],
+    [['charts', '--chart', 'nope'], '--chart must be one of session, turn, endpoint, credential'],
     [['probe'], 'missing <wsUrl>'],
     [['probe', 'http://example.invalid/'], '<wsUrl> must be a ws: or wss: URL'],
     [['probe', 'ws://127.0.0.1:1/', '--http', 'ftp://x/'], '--http must be a http: or https: URL'],
@@ -136,7 +136,7 @@ describe('charts --out DIR writes only the files it generates', () => {
     expect(await readFile(join(project, 'docs', 'design.md'), 'utf8')).toBe(design);
     const files = (await readdir(join(project, 'docs', 'charts'))).sort();
     expect(files).toContain('ours.txt');
-    expect(files.filter((file) => file !== 'ours.txt').every((file) => /^(session|endpoint|credential)\.(mmd|json)$|^README\.md$/.test(file))).toBe(true);
+    expect(files.filter((file) => file !== 'ours.txt').every((file) => /^(session|turn|endpoint|credential)\.(mmd|json)$|^README\.md$/.test(file))).toBe(true);
     expect(await readdir(join(project, 'docs'))).toEqual(expect.arrayContaining(['charts', 'design.md']));
     expect((await readdir(join(project, 'docs'))).length).toBe(2);
   });

@@ -2,7 +2,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { DEFAULT_POLICY, type Policy } from '../../machines/index.js';
 import { actionArb, actionsArb, POLICIES, policyArb, SMALL_POLICY } from './support/actions.js';
-import { assertNone, connectionOf, Driver, topState, turnRegionOf } from './support/driver.js';
+import { assertNone, connectionOf, Driver, topState, turnOf, turnRegionOf } from './support/driver.js';
 import { quietStoppedActorWarnings } from './support/quiet.js';
 
 quietStoppedActorWarnings();
@@ -52,7 +52,7 @@ describe('credentials', () => {
           h.failUpgrade(record, UPGRADE_401);
         } else if (step.do === '401 on the HTTP turn') {
           const session = driver.session(step.s % sessions);
-          const { turn } = session.getSnapshot().context;
+          const turn = turnOf(session);
           // Only requests that carried the first token: all of them answer 401 at generation 1.
           if (!turn || turnRegionOf(session) !== 'streaming' || driver.generationOfTurn(step.s % sessions) !== 1) continue;
           driver.report(step.s % sessions, 'failed: HTTP 401');
@@ -159,7 +159,7 @@ describe('credentials', () => {
     driver.report(0, 'failed: HTTP 401');
     expect(turnRegionOf(driver.session(0))).toBe('refreshingCredentials');
     driver.settleRefresh('ok');
-    expect(driver.session(0).getSnapshot().context.turn).toMatchObject({ transport: 'http', attempt: 2, authRetried: true });
+    expect(driver.turnOf(0)).toMatchObject({ transport: 'http', attempt: 2, authRetried: true });
     driver.report(0, 'failed: HTTP 401');
     expect(driver.turns.get(id)!.endings).toMatchObject([{ result: 'failed', failure: { class: 'auth' } }]);
     expect(h.refreshes).toHaveLength(1);
@@ -176,7 +176,7 @@ describe('credentials', () => {
     driver.requestTurn(1);
     expect(connectionOf(driver.session(1))).toBe('checkingCredentials');
     h.advance(DEFAULT_POLICY.upgradeBudgetMs);
-    expect(driver.session(1).getSnapshot().context.turn?.transport).toBe('http');
+    expect(driver.turnOf(1)?.transport).toBe('http');
     driver.settleRefresh('ok');
     // Both upgrade with the refreshed token, one probe at a time.
     expect(h.upgrades.filter((u) => u.credentialGeneration === 2)).toHaveLength(1);

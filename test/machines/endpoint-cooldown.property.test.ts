@@ -3,7 +3,7 @@ import { describe, expect } from 'vitest';
 import { DEFAULT_POLICY, nominalCooldownMs, type Policy } from '../../machines/index.js';
 import { ChartHarness } from '../support/chart-harness.js';
 import { actionArb, actionsArb, COOLDOWN_ANSWERS, POLICIES, policyArb, SMALL_POLICY, TURN_FAILURES } from './support/actions.js';
-import { assertNone, connectionOf, Driver, guaranteedCooldownMs, topState, turnRegionOf } from './support/driver.js';
+import { assertNone, connectionOf, Driver, guaranteedCooldownMs, topState, turnOf, turnRegionOf } from './support/driver.js';
 import { quietStoppedActorWarnings } from './support/quiet.js';
 
 quietStoppedActorWarnings();
@@ -115,9 +115,9 @@ describe('endpoint cooldown', () => {
       h.advance(10_000 - 1);
       for (const id of ['a', 'b', 'c']) {
         const session = h.session(id);
-        if (turnRegionOf(session) === 'streaming') session.send({ type: 'TURN_COMPLETED', turnId: session.getSnapshot().context.turn!.id, atMs: h.now() });
+        if (turnRegionOf(session) === 'streaming') h.sendTurn(id, { type: 'TURN_COMPLETED', turnId: turnOf(session)!.id, atMs: h.now() });
         h.requestTurn(id);
-        expect(session.getSnapshot().context.turn?.transport).toBe('http');
+        expect(turnOf(session)?.transport).toBe('http');
       }
       h.advance(1);
     }
@@ -126,7 +126,7 @@ describe('endpoint cooldown', () => {
     expect(topState(h.endpoint.getSnapshot().value)).toBe('probing');
     for (const id of ['a', 'b', 'c']) {
       const session = h.session(id);
-      session.send({ type: 'TURN_COMPLETED', turnId: session.getSnapshot().context.turn!.id, atMs: h.now() });
+      h.sendTurn(id, { type: 'TURN_COMPLETED', turnId: turnOf(session)!.id, atMs: h.now() });
       h.requestTurn(id);
     }
     expect(h.upgrades).toHaveLength(2);

@@ -2,7 +2,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { DEFAULT_POLICY } from '../../machines/index.js';
 import { SMALL_POLICY, upgradeOutcome } from './support/actions.js';
-import { connectionOf, Driver, turnRegionOf } from './support/driver.js';
+import { connectionOf, Driver, lastTurnOf, turnRegionOf } from './support/driver.js';
 import { quietStoppedActorWarnings } from './support/quiet.js';
 
 quietStoppedActorWarnings();
@@ -39,9 +39,9 @@ describe('chart bugs found by the properties (fixed), kept as regressions', () =
       const askedAt = h.now();
       if (store === 'store down') h.claims[0]!.reject(new Error('store unreachable'));
       else h.advance(policy.upgradeTimeoutMs + 2_000);
-      // Today the exit action clears pendingProbe before the onError / lease actions run, so they
-      // return early: no cooldown window is set and the endpoint leaves coolingDown at once (or
-      // at a stale cooldownUntilMs), asking the failing store again immediately.
+      // The bug: the exit action cleared pendingProbe before the onError / lease actions ran, so they
+      // returned early: no cooldown window was set and the endpoint left coolingDown at once (or at
+      // a stale cooldownUntilMs), asking the failing store again immediately.
       const { value, context } = h.endpoint.getSnapshot();
       expect(value).toBe('coolingDown');
       expect(context.cooldownUntilMs, 'a cooldown window is set').toBeDefined();
@@ -61,10 +61,11 @@ describe('chart bugs found by the properties (fixed), kept as regressions', () =
     expect(h.credential.getSnapshot().value).toBe('reauthRequired');
     driver.requestTurn(0); // s0 (connection in fallback) asks again
     driver.requestTurn(1); // and so does a fresh session
-    // Since the session asks the endpoint before the credentials, a session that is not itself in
-    // reauthRequired and is denied an upgrade (cooling down, probe in flight, unsupported) sends its
-    // turn over HTTP with the token the credential chart knows is refused: a request per turn that
-    // can only answer 401. Before, such turns were refused at once as sign-in required.
+    // The bug: since the session asked the endpoint before the credentials, a session that was not
+    // itself in reauthRequired and was denied an upgrade (cooling down, probe in flight, unsupported)
+    // sent its turn over HTTP with the token the credential chart knew was refused: a request per turn
+    // that could only answer 401. A session denied an upgrade now peeks at the credentials first, and
+    // a turn whose refresh was refused tells its connection (since issue 12, through the turn chart).
     expect(driver.turns.get('t2')!.endings).toMatchObject([{ result: 'failed', failure: { code: 'reauth-required' } }]);
     expect(driver.turns.get('t3')!.endings).toMatchObject([{ result: 'failed', failure: { code: 'reauth-required' } }]);
     h.stop();
@@ -88,8 +89,8 @@ describe('chart bugs found by the properties (fixed), kept as regressions', () =
     expect(h.endpoint.getSnapshot().value).toBe('coolingDown');
     const upgrades = h.upgrades.length;
     driver.settleRefresh('ok');
-    // Today s1 goes straight from checkingCredentials to socket on REFRESHED: an upgrade starts during
-    // the cooldown (and, in half-open, beside another probe once the probe lease ran out).
+    // The bug: s1 went straight from checkingCredentials to socket on REFRESHED: an upgrade started
+    // during the cooldown (and, in half-open, beside another probe once the probe lease ran out).
     expect(h.upgrades, 'no upgrade starts during the cooldown').toHaveLength(upgrades);
     h.stop();
   });
@@ -114,7 +115,7 @@ describe('chart bugs found by the properties (fixed), kept as regressions', () =
     },
   );
 
-  // Answered today (exit action), but before the new cooldown is computed: told the previous window's end.
+  // The bug: s3 was answered (by the exit action), but before the new cooldown was computed: it was told the previous window's end.
   test('regression (endpoint): a session waiting for a probe claim is told the new cooldown when the endpoint leaves claiming for another reason', () => {
     const driver = new Driver({ policy: SMALL_POLICY, sessions: 4, harness: { sharedStore: true } });
     const h = driver.harness;
@@ -264,7 +265,7 @@ describe('turn-path bugs of issue 12 (fixed), kept as regressions', () => {
     const h = driver.harness;
     const turnId = driver.requestTurn(0)!;
     h.openSocket(h.liveUpgrade('s0')!);
-    driver.session(0).send({
+    driver.sendTurn(0, {
       type: 'TURN_FAILED',
       turnId,
       outcome: { kind: 'provider-error', code: 'rate_limit_exceeded', status: 429 },
@@ -272,7 +273,26 @@ describe('turn-path bugs of issue 12 (fixed), kept as regressions', () => {
       credentialGeneration: driver.generationOfTurn(0),
     });
     expect(turnRegionOf(driver.session(0))).toBe('idle');
-    expect(driver.session(0).getSnapshot().context.lastTurn).toMatchObject({ result: 'failed', transport: 'websocket', failure: { class: 'rate-limited' } });
+    expect(lastTurnOf(driver.session(0))).toMatchObject({ result: 'failed', transport: 'websocket', failure: { class: 'rate-limited' } });
+    expect(driver.turns.get(turnId)!.transports.map((t) => t.transport)).toEqual(['websocket']);
+    expect(driver.turns.get(turnId)!.endings).toMatchObject([{ result: 'failed', transport: 'websocket', failure: { class: 'rate-limited' } }]);
+    h.stop();
+  });
+
+  test('a released session left its turn chart among the refresh waiters', () => {
+    // The bug: since the turn chart (the session's child) asks for a refresh of its own after a 401,
+    // the credential chart counted it as a waiter; a released session said WAITER_GONE for itself
+    // only, so its stopped turn chart stayed there until the refresh settled, and was answered then.
+    const driver = new Driver({ policy: DEFAULT_POLICY, sessions: 1 });
+    const h = driver.harness;
+    driver.requestTurn(0);
+    h.advance(DEFAULT_POLICY.upgradeBudgetMs);
+    driver.report(0, 'failed: HTTP 401');
+    expect(turnRegionOf(driver.session(0))).toBe('refreshingCredentials');
+    const turn = h.turn('s0');
+    expect(h.credential.getSnapshot().context.waiters).toContain(turn);
+    driver.release(0);
+    expect(h.credential.getSnapshot().context.waiters).toHaveLength(0);
     h.stop();
   });
 });

@@ -1,7 +1,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
-import type { AnyStateMachine } from 'xstate';
-import { classify, DEFAULT_POLICY, type FailureClass, type Policy } from '../../machines/index.js';
+import type { AnyStateMachine, InspectionEvent } from 'xstate';
+import { classify, createTurnMachine, DEFAULT_POLICY, type FailureClass, type Outcome, type Policy, type SessionEmitted } from '../../machines/index.js';
 import {
   advanceArb,
   POLICIES,
@@ -17,7 +17,7 @@ import {
 } from './support/actions.js';
 import { Coverage } from './support/coverage.js';
 import { tourTheFleetTransitions } from './support/endpoint-chart.js';
-import { assertNone, connectionOf, Driver, topState, turnRegionOf, type SessionActor } from './support/driver.js';
+import { assertNone, connectionOf, Driver, lastTurnOf, topState, turnOf, turnRegionOf, type SessionActor } from './support/driver.js';
 import { quietStoppedActorWarnings } from './support/quiet.js';
 
 quietStoppedActorWarnings();
@@ -26,9 +26,22 @@ quietStoppedActorWarnings();
 const coverage = new Coverage();
 const machines: AnyStateMachine[] = [];
 
-function driverFor(policy: Policy, sessions: number, harness: { sharedStore?: boolean; credential?: { expiresInMs?: number; generation?: number } } = {}): Driver {
-  const driver = new Driver({ policy, sessions, harness: { ...harness, inspect: coverage.inspect } });
-  if (machines.length === 0) machines.push(driver.harness.endpointLogic, driver.harness.sessionLogic, driver.harness.credentialLogic);
+function driverFor(
+  policy: Policy,
+  sessions: number,
+  harness: { sharedStore?: boolean; credential?: { expiresInMs?: number; generation?: number } } = {},
+  /** Another inspection observer beside the coverage collector (to see which chart received what). */
+  inspect?: (event: InspectionEvent) => void,
+): Driver {
+  const observe = inspect
+    ? (event: InspectionEvent) => {
+        coverage.inspect(event);
+        inspect(event);
+      }
+    : coverage.inspect;
+  const driver = new Driver({ policy, sessions, harness: { ...harness, inspect: observe } });
+  // The turn chart runs as the session chart's child: the session actor's `inspect` reports its transitions too.
+  if (machines.length === 0) machines.push(driver.harness.endpointLogic, driver.harness.sessionLogic, driver.harness.credentialLogic, createTurnMachine());
   return driver;
 }
 
@@ -61,7 +74,7 @@ function sessionOf(real: Real, slot: number): SessionActor | undefined {
 /** The model's reading of a turn failure: move to HTTP once, refresh once, or end. */
 function expectFailure(model: Model, real: Real, slot: number, failureClass: FailureClass, generation: number): void {
   const turn = model.slots[slot]!;
-  const transport = sessionOf(real, slot)!.getSnapshot().context.turn?.transport;
+  const transport = turnOf(sessionOf(real, slot)!)?.transport;
   if (transport === 'websocket' && !turn.firstEvent && !turn.switched && failureClass !== 'request-fatal' && failureClass !== 'aborted') {
     turn.switched = true;
   } else if (failureClass === 'auth' && !turn.authRetried && !turn.firstEvent) {
@@ -81,11 +94,12 @@ function verify(model: Model, real: Real): void {
   expect(credential.context.generation, 'credential generation').toBe(model.generation);
   model.slots.forEach((expected, slot) => {
     const session = sessionOf(real, slot);
-    const turn = session?.getSnapshot().context.turn;
+    const turn = session ? turnOf(session) : undefined;
     expect(turn !== undefined, `slot ${slot}: a turn in progress`).toBe(expected !== undefined);
     if (expected && session) {
       expect(turnRegionOf(session) === 'refreshingCredentials', `slot ${slot}: waiting for a refresh`).toBe(expected.waitingRefresh);
-      expect(turn!.firstEventSeen).toBe(expected.firstEvent);
+      // The facade keeps the first event (the chart hears of it with a failure only): the driver must agree with the model.
+      expect(real.turns.get(turn!.id)!.firstEventAtMs !== undefined, `slot ${slot}: first event seen`).toBe(expected.firstEvent);
       expect(turn!.switchedToHttp).toBe(expected.switched);
       expect(turn!.authRetried).toBe(expected.authRetried);
     }
@@ -147,7 +161,7 @@ class Answer extends Step {
     const { session, record } = inFlight[this.pick % inFlight.length]!;
     const slot = real.slotIds.indexOf(session.getSnapshot().context.sessionId);
     const firstAuthRefusal = this.answer === 'HTTP 401' && !session.getSnapshot().context.upgradeAuthRetried;
-    const awaiting = session.getSnapshot().context.turn?.transport === undefined && model.slots[slot] !== undefined;
+    const awaiting = turnOf(session)?.transport === undefined && model.slots[slot] !== undefined;
     real.apply({ do: 'answer', pick: this.pick, with: this.answer });
     // Refused for auth while sign-in is required: the connection gives up and a waiting turn is refused.
     if (firstAuthRefusal && model.reauth && awaiting) model.slots[slot] = undefined;
@@ -169,10 +183,10 @@ class Close extends Step {
     if (open.length === 0) return;
     const { session } = open[this.pick % open.length]!;
     const slot = real.slotIds.indexOf(session.getSnapshot().context.sessionId);
-    const { turn } = session.getSnapshot().context;
+    const turn = turnOf(session);
     const streamingOverIt = turn?.transport === 'websocket' && turnRegionOf(session) === 'streaming';
     if (streamingOverIt) {
-      const failure = classify({ kind: 'closed', code: this.code === 1000 ? 1006 : this.code, afterFirstEvent: turn.firstEventSeen });
+      const failure = classify({ kind: 'closed', code: this.code === 1000 ? 1006 : this.code, afterFirstEvent: model.slots[slot]!.firstEvent });
       expectFailure(model, real, slot, failure.class, real.generationOfTurn(slot));
     }
     real.apply({ do: 'close', pick: this.pick, code: this.code });
@@ -198,11 +212,10 @@ class Report extends Step {
     const session = sessionOf(real, slot)!;
     if (turnRegionOf(session) !== 'streaming') return; // still waiting for a transport: nothing to report
     const turn = model.slots[slot]!;
-    const context = session.getSnapshot().context;
     if (this.what === 'first event') turn.firstEvent = true;
     else if (this.what === 'completed') model.slots[slot] = undefined;
     else {
-      const failure = classify(turnFailureOutcome(this.what, context.turn!.firstEventSeen));
+      const failure = classify(turnFailureOutcome(this.what, turn.firstEvent));
       expectFailure(model, real, slot, failure.class, real.generationOfTurn(slot));
     }
     real.report(slot, this.what === 'first event' || this.what === 'completed' ? this.what : `failed: ${this.what}`);
@@ -271,7 +284,7 @@ class Refresh extends Step {
         turn !== undefined &&
         session !== undefined &&
         ['refreshingAuth', 'checkingCredentials'].includes(connectionOf(session)) &&
-        session.getSnapshot().context.turn?.transport === undefined
+        turnOf(session)?.transport === undefined
       );
     });
     real.settleRefresh(this.result);
@@ -396,7 +409,8 @@ describe('scripted scenarios', () => {
     driver.requestTurn(0);
     expect(h.endpoint.getSnapshot().value).toEqual({ probing: 'claiming' });
     driver.requestTurn(1); // asks while the claim is pending: probe in flight, HTTP at once
-    expect(driver.session(1).getSnapshot().context).toMatchObject({ httpReason: 'probe-in-flight', turn: { transport: 'http' } });
+    expect(driver.session(1).getSnapshot().context.httpReason).toBe('probe-in-flight');
+    expect(driver.turnOf(1)).toMatchObject({ transport: 'http', httpReason: 'probe-in-flight' });
     h.claims[0]!.resolve({ granted: true });
     expect(h.liveUpgrade('s0')).toBeDefined();
     h.failUpgrade(h.liveUpgrade('s0')!, UPGRADE_500);
@@ -611,8 +625,11 @@ describe('scripted scenarios', () => {
     h.advance(DEFAULT_POLICY.upgradeBudgetMs);
     driver.report(0, 'failed: HTTP 401');
     expect(turnRegionOf(driver.session(0))).toBe('refreshingCredentials');
+    const turn = h.turn('s0');
+    expect(h.credential.getSnapshot().context.waiters).toContain(turn);
     driver.report(0, 'cancelled');
     expect(driver.turns.get(id)!.endings).toMatchObject([{ result: 'failed', failure: { class: 'aborted' } }]);
+    expect(h.credential.getSnapshot().context.waiters, 'the cancelled turn left the refresh waiters').not.toContain(turn);
     h.stop();
   });
 
@@ -681,7 +698,8 @@ describe('the first token is read before anyone uses it (issue 10: local credent
     expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
     if (connection === 'reauthRequired') {
       expect(h.credential.getSnapshot().context.lastFailureSummary).toMatch(/sign in again/);
-      expect(driver.session(0).getSnapshot().context.lastTurn).toMatchObject({ result: 'failed', failure: { class: 'auth' } });
+      expect(lastTurnOf(driver.session(0))).toMatchObject({ result: 'failed', failure: { class: 'auth' } });
+      expect(driver.turns.get('t1')!.endings).toMatchObject([{ result: 'failed', failure: { class: 'auth' } }]);
     }
     h.stop();
   });
@@ -721,7 +739,8 @@ describe('a scripted tour of the remaining transitions', () => {
     h.failUpgrade(h.liveUpgrade('s0')!, upgradeOutcome('HTTP 426'));
     expect(h.endpoint.getSnapshot().value).toBe('unsupported');
     driver.requestTurn(1);
-    expect(driver.session(1).getSnapshot().context).toMatchObject({ httpReason: 'unsupported', turn: { transport: 'http' } });
+    expect(driver.session(1).getSnapshot().context.httpReason).toBe('unsupported');
+    expect(driver.turnOf(1)).toMatchObject({ transport: 'http', httpReason: 'unsupported' });
     assertNone(driver.violations());
     h.stop();
   });
@@ -737,7 +756,8 @@ describe('a scripted tour of the remaining transitions', () => {
     expect(h.endpoint.getSnapshot().value).toBe('coolingDown');
     expect(driver.turns.get('t1')!.endings).toMatchObject([{ result: 'failed', transport: 'websocket', failure: { class: 'transient-server' } }]);
     driver.requestTurn(1);
-    expect(driver.session(1).getSnapshot().context).toMatchObject({ httpReason: 'cooling-down', turn: { transport: 'http' } });
+    expect(driver.session(1).getSnapshot().context.httpReason).toBe('cooling-down');
+    expect(driver.turnOf(1)).toMatchObject({ transport: 'http', httpReason: 'cooling-down' });
     assertNone(driver.violations());
     h.stop();
   });
@@ -767,9 +787,9 @@ describe('a scripted tour of the remaining transitions', () => {
     driver.settleRefresh('ok');
     expect(connectionOf(driver.session(1))).not.toBe('checkingCredentials');
     expect(connectionOf(driver.session(0))).not.toBe('refreshingAuth');
-    expect(driver.session(0).getSnapshot().context.turn).toMatchObject({ transport: 'http', attempt: 2, authRetried: true });
+    expect(driver.turnOf(0)).toMatchObject({ transport: 'http', attempt: 2, authRetried: true });
     driver.report(1, 'failed: HTTP 401'); // s1's request carried generation 1, already replaced
-    expect(driver.session(1).getSnapshot().context.turn).toMatchObject({ authRetried: true });
+    expect(driver.turnOf(1)).toMatchObject({ authRetried: true });
     expect(h.refreshes).toHaveLength(1);
     assertNone(driver.violations());
     h.stop();
@@ -838,7 +858,7 @@ describe('the socket owner and the turn, after issue 12', () => {
     h.advance(DEFAULT_POLICY.minUptimeMs);
     const turnId = driver.requestTurn(0)!;
     h.openSocket(h.liveUpgrade('s0')!);
-    driver.session(0).send({
+    driver.sendTurn(0, {
       type: 'TURN_FAILED',
       turnId,
       outcome: { kind: 'provider-error', code: 'invalid_api_key', status: 401 },
@@ -848,7 +868,7 @@ describe('the socket owner and the turn, after issue 12', () => {
     expect(connectionOf(driver.session(0))).toBe('idle');
     expect(turnRegionOf(driver.session(0))).toBe('refreshingCredentials');
     driver.settleRefresh('ok');
-    expect(driver.session(0).getSnapshot().context.turn).toMatchObject({ transport: 'http', attempt: 2, authRetried: true, httpReason: 'moved-after-failure' });
+    expect(driver.turnOf(0)).toMatchObject({ transport: 'http', attempt: 2, authRetried: true, httpReason: 'moved-after-failure' });
     expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
     h.stop();
   });
@@ -862,6 +882,168 @@ describe('the socket owner and the turn, after issue 12', () => {
     expect(driver.session(0).getSnapshot().context).toMatchObject({ httpReason: 'credentials-unavailable', lastFailure: { class: 'auth', code: 'credentials-unavailable' } });
     expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
     expect(topState(h.endpoint.getSnapshot().value)).not.toBe('coolingDown');
+    h.stop();
+  });
+});
+
+/** Events the charts received, by receiving chart (`session`, `turn`, `endpoint`, `credential`). */
+function received(): { readonly events: string[]; readonly inspect: (event: InspectionEvent) => void; clear(): void } {
+  const events: string[] = [];
+  return {
+    events,
+    inspect: (event) => {
+      if (event.type !== '@xstate.event') return;
+      const chart = (event.actorRef.getSnapshot() as { machine?: { id: string } }).machine?.id ?? 'other';
+      events.push(`${chart} <- ${event.event.type}`);
+    },
+    clear: () => void (events.length = 0),
+  };
+}
+
+describe('the turn chart and the connection chart, scripted (issue 12)', () => {
+  test('a turn that did not hear of the open socket asks, and is told it at once: no new upgrade', () => {
+    const seen = received();
+    const driver = driverFor(DEFAULT_POLICY, 1, {}, seen.inspect);
+    const h = driver.harness;
+    driver.requestTurn(0);
+    h.openSocket(h.liveUpgrade('s0')!);
+    driver.report(0, 'completed');
+    // The charts tell the turn of every change at once, so this cannot happen between them; a turn
+    // chart that missed the news (a lagging relay) must still find the socket. Simulate the miss.
+    h.sendTurn('s0', { type: 'CONNECTION.CHANGED', view: { kind: 'none' }, atMs: h.now() });
+    seen.clear();
+    const id = driver.requestTurn(0)!;
+    expect(seen.events).toEqual(['turn <- TURN_REQUESTED', 'session <- TRANSPORT.WANTED', 'turn <- CONNECTION.CHANGED']);
+    expect(driver.turns.get(id)!.transports).toMatchObject([{ transport: 'websocket', attempt: 1, atMs: driver.turns.get(id)!.requestedAtMs }]);
+    expect(connectionOf(driver.session(0))).toBe('socket.open');
+    expect(h.upgrades).toHaveLength(1);
+    assertNone(driver.violations());
+    h.stop();
+  });
+
+  test('a turn asked while an upgrade is in flight waits for it without asking, and takes the socket once open', () => {
+    const seen = received();
+    const driver = driverFor(DEFAULT_POLICY, 1, {}, seen.inspect);
+    const h = driver.harness;
+    const first = driver.requestTurn(0)!;
+    h.advance(DEFAULT_POLICY.upgradeBudgetMs); // the first turn cannot wait longer: HTTP
+    driver.report(0, 'completed');
+    expect(driver.turns.get(first)!.transports).toMatchObject([{ transport: 'http', httpReason: 'upgrade-budget-spent' }]);
+    expect(connectionOf(driver.session(0))).toBe('socket.connecting');
+    seen.clear();
+    const second = driver.requestTurn(0)!;
+    expect(seen.events).toEqual(['turn <- TURN_REQUESTED']);
+    expect(turnRegionOf(driver.session(0))).toBe('awaitingTransport');
+    h.advance(DEFAULT_POLICY.upgradeBudgetMs - 1);
+    h.openSocket(h.liveUpgrade('s0')!);
+    expect(driver.turns.get(second)!.transports).toMatchObject([{ transport: 'websocket', attempt: 1 }]);
+    expect(h.upgrades).toHaveLength(1);
+    assertNone(driver.violations());
+    h.stop();
+  });
+
+  test('while the endpoint cools down, a turn goes over HTTP on the verdict it heard, asking nobody, until the verdict ends', () => {
+    const seen = received();
+    const driver = driverFor(SMALL_POLICY, 1, {}, seen.inspect);
+    const h = driver.harness;
+    driver.requestTurn(0);
+    h.failUpgrade(h.liveUpgrade('s0')!, UPGRADE_500);
+    driver.report(0, 'completed');
+    // Its own failed upgrade tells the session nothing of when: the next turn asks, and hears the endpoint.
+    seen.clear();
+    driver.requestTurn(0);
+    expect(seen.events).toContain('endpoint <- PROBE_REQUESTED');
+    driver.report(0, 'completed');
+    const until = h.endpoint.getSnapshot().context.cooldownUntilMs!;
+    seen.clear();
+    const held = driver.requestTurn(0)!;
+    expect(seen.events).toEqual(['turn <- TURN_REQUESTED']);
+    expect(driver.turns.get(held)!.transports).toMatchObject([{ transport: 'http', attempt: 1, httpReason: 'cooling-down' }]);
+    driver.report(0, 'completed');
+    h.advance(until - h.now());
+    seen.clear();
+    driver.requestTurn(0); // the verdict ended: ask again
+    expect(seen.events).toContain('endpoint <- PROBE_REQUESTED');
+    expect(connectionOf(driver.session(0))).toBe('socket.connecting');
+    assertNone(driver.violations());
+    h.stop();
+  });
+
+  test('a failed send is judged once: to HTTP, a refresh (condemning a refused socket or not), or the end', () => {
+    const driver = driverFor(DEFAULT_POLICY, 1);
+    const h = driver.harness;
+    const fail = (outcome: Outcome, afterFirstEvent = false) => {
+      const turn = driver.turnOf(0)!;
+      driver.sendTurn(0, { type: 'TURN_FAILED', turnId: turn.id, outcome, atMs: h.now(), credentialGeneration: driver.generationOfTurn(0), afterFirstEvent });
+    };
+    driver.requestTurn(0);
+    h.openSocket(h.liveUpgrade('s0')!);
+    h.advance(DEFAULT_POLICY.minUptimeMs);
+    driver.report(0, 'completed');
+    // Before the first event, a server fault on the socket: once more over HTTP.
+    const moved = driver.requestTurn(0)!;
+    fail({ kind: 'provider-error', code: 'server_error' });
+    expect(driver.turns.get(moved)!.transports.map((t) => `${t.transport}#${t.attempt}`)).toEqual(['websocket#1', 'http#2']);
+    // Over HTTP, a 401: a refresh, then the same request once more; the socket is not touched.
+    fail({ kind: 'http-rejected', status: 401, headers: {} });
+    expect(turnRegionOf(driver.session(0))).toBe('refreshingCredentials');
+    expect(connectionOf(driver.session(0))).toBe('socket.open');
+    driver.settleRefresh('ok');
+    expect(driver.turns.get(moved)!.transports.map((t) => `${t.transport}#${t.attempt}`)).toEqual(['websocket#1', 'http#2', 'http#3']);
+    // A second 401 on the same turn: no second refresh, the turn ends.
+    fail({ kind: 'http-rejected', status: 401, headers: {} });
+    expect(driver.turns.get(moved)!.endings).toMatchObject([{ result: 'failed', transport: 'http', failure: { class: 'auth' } }]);
+    expect(h.refreshes).toHaveLength(1);
+    // After its first event, the socket's token refused: the socket is condemned (nobody blamed), the turn ends.
+    const late = driver.requestTurn(0)!;
+    driver.report(0, 'first event');
+    fail({ kind: 'provider-error', code: 'invalid_api_key', status: 401 }, true);
+    expect(driver.turns.get(late)!.endings).toMatchObject([{ result: 'failed', transport: 'websocket', failure: { class: 'auth' } }]);
+    expect(connectionOf(driver.session(0))).toBe('idle');
+    expect(h.liveUpgrade('s0')).toBeUndefined();
+    expect(h.endpoint.getSnapshot().context).toMatchObject({ consecutiveFailures: 0, lastFailure: undefined });
+    expect(h.refreshes).toHaveLength(1);
+    assertNone(driver.violations());
+    h.stop();
+  });
+
+  test('a failed upgrade is judged once: a first 401 refreshes, anything else blames the endpoint once; operators hear each move once', () => {
+    const driver = driverFor(SMALL_POLICY, 1);
+    const h = driver.harness;
+    const emitted: SessionEmitted[] = [];
+    const session = driver.session(0);
+    for (const type of ['session.upgrade', 'session.fallback', 'session.recovered'] as const) session.on(type, (event) => void emitted.push(event));
+    driver.requestTurn(0);
+    h.failUpgrade(h.liveUpgrade('s0')!, upgradeOutcome('HTTP 401'));
+    expect(connectionOf(session)).toBe('refreshingAuth');
+    expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
+    driver.settleRefresh('ok');
+    h.failUpgrade(h.liveUpgrade('s0')!, upgradeOutcome('HTTP 401')); // the new token refused too: no second refresh
+    expect(connectionOf(session)).toBe('fallback');
+    expect(h.refreshes).toHaveLength(1);
+    expect(h.endpoint.getSnapshot().context).toMatchObject({ consecutiveFailures: 1, lastFailure: { class: 'auth' } });
+    driver.drain();
+    h.advance(h.endpoint.getSnapshot().context.cooldownUntilMs! - h.now());
+    driver.requestTurn(0);
+    h.advance(SMALL_POLICY.upgradeTimeoutMs); // the next upgrade hangs: judged as a timeout
+    expect(connectionOf(session)).toBe('fallback');
+    expect(h.endpoint.getSnapshot().context).toMatchObject({ consecutiveFailures: 2, lastFailure: { code: 'timeout-upgrade' } });
+    driver.drain();
+    h.advance(h.endpoint.getSnapshot().context.cooldownUntilMs! - h.now());
+    driver.requestTurn(0);
+    h.advance(500);
+    h.openSocket(h.liveUpgrade('s0')!);
+    const fellBackAt = emitted.find((e) => e.type === 'session.fallback')!.atMs;
+    expect(emitted).toEqual([
+      { type: 'session.upgrade', result: 'failed', startedAtMs: 0, atMs: 0, failure: expect.objectContaining({ class: 'auth' }) },
+      { type: 'session.upgrade', result: 'failed', startedAtMs: 0, atMs: 0, failure: expect.objectContaining({ class: 'auth' }) },
+      { type: 'session.fallback', reason: 'upgrade-failed', retryAtMs: undefined, atMs: 0, failure: expect.objectContaining({ class: 'auth' }) },
+      // The stay on HTTP goes on across turns and failures: announced once.
+      { type: 'session.upgrade', result: 'failed', startedAtMs: expect.any(Number), atMs: expect.any(Number), failure: expect.objectContaining({ code: 'timeout-upgrade' }) },
+      { type: 'session.upgrade', result: 'opened', startedAtMs: h.now() - 500, atMs: h.now() },
+      { type: 'session.recovered', downForMs: h.now() - fellBackAt, atMs: h.now() },
+    ]);
+    assertNone(driver.violations());
     h.stop();
   });
 });
@@ -908,12 +1090,12 @@ describe('coverage', () => {
     driver.requestTurn(0);
     const upgrade = h.liveUpgrade('s0')!;
     h.openSocket(upgrade);
-    expect(driver.session(0).getSnapshot().context.turn?.transport).toBe('websocket');
+    expect(driver.turnOf(0)?.transport).toBe('websocket');
     // The upstream drops the socket before the first event: the turn moves to HTTP, where it meets a 401.
     h.closeSocket(upgrade, { kind: 'closed', code: 1011, afterFirstEvent: false });
     driver.report(0, 'failed: closed 1011');
     expect(connectionOf(driver.session(0))).toBe('idle');
-    expect(driver.session(0).getSnapshot().context.turn?.transport).toBe('http');
+    expect(driver.turnOf(0)?.transport).toBe('http');
     driver.report(0, 'failed: HTTP 401');
     driver.settleRefresh('reused');
     expect(connectionOf(driver.session(0))).toBe('reauthRequired');
@@ -921,7 +1103,7 @@ describe('coverage', () => {
   });
 
   test('every state and transition of each chart is reached by some test', () => {
-    expect(machines).toHaveLength(3);
+    expect(machines).toHaveLength(4);
     const missing = coverage.missing(machines);
     const report = [...missing.states.map((s) => `state never entered: ${s}`), ...missing.transitions.map((t) => `transition never taken: ${t}`)];
     expect(report, report.join('\n')).toEqual([]);

@@ -2,7 +2,7 @@ import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
 import { DEFAULT_POLICY } from '../../machines/index.js';
 import { actionArb, actionsArb, POLICIES, policyArb, SMALL_POLICY, TURN_FAILURES, type TurnReport } from './support/actions.js';
-import { assertNone, Driver, turnRegionOf } from './support/driver.js';
+import { assertNone, Driver, turnOf, turnRegionOf } from './support/driver.js';
 import { quietStoppedActorWarnings } from './support/quiet.js';
 
 quietStoppedActorWarnings();
@@ -63,7 +63,7 @@ describe('turns', () => {
       if (turnRegionOf(session) === 'streaming') driver.report(slot % sessions, 'completed');
       const requestedAt = h.now();
       driver.requestTurn(slot % sessions);
-      const turn = session.getSnapshot().context.turn!;
+      const turn = turnOf(session)!;
       expect(turn.transport).toBe('http');
       expect(h.now()).toBe(requestedAt);
       expect(h.upgrades).toHaveLength(1);

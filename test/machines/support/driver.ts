@@ -3,13 +3,32 @@ import {
   cooldownFloorMs,
   nominalCooldownMs,
   type Failure,
+  type HttpReason,
   type Policy,
   type TransportKind,
+  type TurnContext,
+  type TurnEvent,
   type TurnResult,
 } from '../../../machines/index.js';
 import { turnFailureOutcome, upgradeOutcome, type Action, type RefreshResult, type TurnFailure, type TurnReport } from './actions.js';
 
 export type SessionActor = ReturnType<ChartHarness['session']>;
+export type TurnActor = ReturnType<ChartHarness['turn']>;
+
+/** The session's turn chart (the connection chart's child `turn`), or undefined once the session is released. */
+export function turnActorOf(session: SessionActor): TurnActor | undefined {
+  return session.getSnapshot().children.turn as TurnActor | undefined;
+}
+
+/** The turn in progress on a session, as its turn chart holds it. */
+export function turnOf(session: SessionActor): TurnContext | undefined {
+  return turnActorOf(session)?.getSnapshot().context.turn;
+}
+
+/** How the session's latest turn ended, as its turn chart holds it. */
+export function lastTurnOf(session: SessionActor): TurnResult | undefined {
+  return turnActorOf(session)?.getSnapshot().context.lastTurn;
+}
 
 /**
  * The shortest cooldown the k-th consecutive failure may get: the chart's floor, and never less
@@ -39,11 +58,11 @@ export function connectionOf(session: SessionActor): string {
   return leafPath((value as { active: { connection: unknown } }).active.connection);
 }
 
-/** The session's `turn` region (`idle`, `awaitingTransport`, `streaming`, `refreshingCredentials`), or `released`. */
+/** The state of the session's turn chart (`idle`, `awaitingTransport`, `streaming`, `refreshingCredentials`), or `released`. */
 export function turnRegionOf(session: SessionActor): string {
-  const value = session.getSnapshot().value as unknown;
-  if (typeof value === 'string') return value;
-  return (value as { active: { turn: string } }).active.turn;
+  const turn = turnActorOf(session);
+  if (typeof session.getSnapshot().value === 'string' || !turn) return 'released';
+  return turn.getSnapshot().value as string;
 }
 
 /** One stay of the endpoint chart in a top-level state. */
@@ -72,9 +91,17 @@ export interface TurnLog {
   readonly connectionAtRequest: string;
   /** The credential chart's state when the turn was asked: a session asking during a refresh waits for it. */
   readonly credentialAtRequest: string;
-  /** Each send of the turn, with the token generation it carried (the credential's at that instant). */
-  readonly transports: { readonly transport: TransportKind; readonly atMs: number; readonly attempt: number; readonly generation: number }[];
+  /** Each send of the turn (the turn chart's `turn.send`), with the token generation it carried (the credential's at that instant). */
+  readonly transports: {
+    readonly transport: TransportKind;
+    readonly atMs: number;
+    readonly attempt: number;
+    readonly generation: number;
+    readonly httpReason: HttpReason | undefined;
+  }[];
+  /** When the facade saw the turn's first event (it tells the chart only in a later `TURN_FAILED`, as `afterFirstEvent`). */
   firstEventAtMs: number | undefined;
+  /** The turn chart's `turn.ended` events for this turn, with when they came. */
   readonly endings: (TurnResult & { readonly atMs: number })[];
   /** Its session was released before it ended. */
   abandoned: boolean;
@@ -99,10 +126,14 @@ export class Driver {
   /** Current session id of each slot; a released slot gets a fresh id. */
   readonly slotIds: string[];
   readonly released: SessionActor[] = [];
+  /** The turn charts of the released sessions (stopped with them). */
+  readonly releasedTurns: TurnActor[] = [];
   /** Credential chart states with the seq they were entered at. */
   readonly credentialPhases: { state: string; enteredSeq: number; enteredAtMs: number }[] = [];
   /** Upgrades refused as unsupported (426, 404) while the endpoint probed or was healthy, and what followed. */
   readonly refusals: { readonly atMs: number; readonly answer: string; readonly before: string; readonly after: string }[] = [];
+  /** What the turn charts emitted that no facade could act on (a send or an end of a turn that is not in progress). */
+  readonly strayEmits: string[] = [];
   private turnCounter = 0;
   private readonly slotGenerations: number[];
 
@@ -170,29 +201,32 @@ export class Driver {
     const existing = this.harness.sessions.get(id);
     if (existing) return existing;
     const actor = this.harness.session(id);
-    let lastTurn = actor.getSnapshot().context.lastTurn;
-    actor.subscribe({
-      next: (snapshot) => {
-        const turn = snapshot.context.turn;
-        if (turn) {
-          const log = this.turns.get(turn.id);
-          if (log) {
-            const previous = log.transports[log.transports.length - 1];
-            if (turn.transport !== undefined && (previous?.transport !== turn.transport || previous.attempt !== turn.attempt)) {
-              const generation = this.harness.credential.getSnapshot().context.generation;
-              log.transports.push({ transport: turn.transport, atMs: this.now, attempt: turn.attempt, generation });
-            }
-            if (turn.firstEventSeen && log.firstEventAtMs === undefined) log.firstEventAtMs = this.now;
-          }
-        }
-        if (snapshot.context.lastTurn !== lastTurn && snapshot.context.lastTurn) {
-          lastTurn = snapshot.context.lastTurn;
-          this.turns.get(lastTurn.id)?.endings.push({ ...lastTurn, atMs: this.now });
-        }
-      },
-      error: () => {},
-    });
+    this.watchTurns(id, turnActorOf(actor)!);
     return actor;
+  }
+
+  /**
+   * Records what the session's turn chart tells the facade, as the facade hears it: `turn.send`
+   * (send the turn, again) and `turn.ended`. Emitted events only: no snapshot is read.
+   */
+  private watchTurns(sessionId: string, turnActor: TurnActor): void {
+    turnActor.on('turn.send', (event) => {
+      const log = this.turns.get(event.turnId);
+      if (!log || log.sessionId !== sessionId || log.endings.length > 0) {
+        this.strayEmits.push(`${sessionId} was told to send turn ${event.turnId} (attempt ${event.attempt}) at ${this.now} ms, which is not in progress there`);
+        return;
+      }
+      const generation = this.harness.credential.getSnapshot().context.generation;
+      log.transports.push({ transport: event.transport, atMs: this.now, attempt: event.attempt, generation, httpReason: event.httpReason });
+    });
+    turnActor.on('turn.ended', (event) => {
+      const log = this.turns.get(event.result.id);
+      if (!log || log.sessionId !== sessionId) {
+        this.strayEmits.push(`${sessionId} ended turn ${event.result.id} at ${this.now} ms, which it never started`);
+        return;
+      }
+      log.endings.push({ ...event.result, atMs: this.now });
+    });
   }
 
   /** Live sessions, by slot order. */
@@ -240,14 +274,30 @@ export class Driver {
       endings: [],
       abandoned: false,
     });
-    session.send({ type: 'TURN_REQUESTED', turnId: id, atMs: this.now });
+    this.sendTurn(slot, { type: 'TURN_REQUESTED', turnId: id, atMs: this.now, healthEpoch: this.harness.healthEpoch });
     return id;
+  }
+
+  /** Sends an event to a slot's turn chart, as the facade does. */
+  sendTurn(slot: number, event: TurnEvent): void {
+    turnActorOf(this.session(slot))!.send(event);
+  }
+
+  /** The turn in progress on a slot, as its turn chart holds it. */
+  turnOf(slot: number): TurnContext | undefined {
+    return turnOf(this.session(slot));
+  }
+
+  /** Whether the facade already saw an event of the slot's turn in progress. */
+  firstEventSeen(slot: number): boolean {
+    const turn = this.turnOf(slot);
+    return turn !== undefined && this.turns.get(turn.id)?.firstEventAtMs !== undefined;
   }
 
   /** The token generation the current send of a slot's turn carried. */
   generationOfTurn(slot: number): number {
     const session = this.session(slot);
-    const turn = session.getSnapshot().context.turn;
+    const turn = turnOf(session);
     const sends = turn ? this.turns.get(turn.id)?.transports : undefined;
     return sends?.[sends.length - 1]?.generation ?? session.getSnapshot().context.credentialGeneration;
   }
@@ -255,23 +305,28 @@ export class Driver {
   /** What the facade reports about a slot's streaming turn (no-op unless one streams), or the caller cancelling its turn. */
   report(slot: number, what: TurnReport): void {
     const session = this.session(slot);
-    const { turn } = session.getSnapshot().context;
+    const turn = turnOf(session);
     const credentialGeneration = this.generationOfTurn(slot);
     if (turn && what === 'cancelled') {
-      session.send({ type: 'TURN_CANCELLED', turnId: turn.id, atMs: this.now });
+      this.sendTurn(slot, { type: 'TURN_CANCELLED', turnId: turn.id, atMs: this.now });
       return;
     }
     if (!turn || turnRegionOf(session) !== 'streaming') return;
-    if (what === 'first event') session.send({ type: 'TURN_FIRST_EVENT', turnId: turn.id, atMs: this.now });
-    else if (what === 'completed') session.send({ type: 'TURN_COMPLETED', turnId: turn.id, atMs: this.now });
+    const log = this.turns.get(turn.id);
+    // The facade keeps the first event to itself: the chart hears of it only with a failure.
+    if (what === 'first event') {
+      if (log && log.firstEventAtMs === undefined) log.firstEventAtMs = this.now;
+    } else if (what === 'completed') this.sendTurn(slot, { type: 'TURN_COMPLETED', turnId: turn.id, atMs: this.now });
     else {
       const failure = what.slice('failed: '.length) as TurnFailure;
-      session.send({
+      const afterFirstEvent = this.firstEventSeen(slot);
+      this.sendTurn(slot, {
         type: 'TURN_FAILED',
         turnId: turn.id,
-        outcome: turnFailureOutcome(failure, turn.firstEventSeen),
+        outcome: turnFailureOutcome(failure, afterFirstEvent),
         atMs: this.now,
         credentialGeneration,
+        afterFirstEvent,
       });
     }
   }
@@ -281,13 +336,15 @@ export class Driver {
     const id = this.slotIds[index]!;
     const session = this.harness.sessions.get(id);
     if (!session) return;
-    const turn = session.getSnapshot().context.turn;
+    const turn = turnOf(session);
     if (turn) {
       const log = this.turns.get(turn.id);
       if (log) log.abandoned = true;
     }
+    const turnActor = turnActorOf(session);
     this.harness.release(id);
     this.released.push(session);
+    if (turnActor) this.releasedTurns.push(turnActor);
     this.slotGenerations[index] = this.slotGenerations[index]! + 1;
     this.slotIds[index] = `s${index}~${this.slotGenerations[index]}`;
   }
@@ -325,17 +382,20 @@ export class Driver {
         const open = this.openSockets();
         if (open.length === 0) return;
         const { session, record } = open[action.pick % open.length]!;
-        const { turn } = session.getSnapshot().context;
-        const credentialGeneration = this.generationOfTurn(this.slotIds.indexOf(session.getSnapshot().context.sessionId));
-        this.harness.closeSocket(record, { kind: 'closed', code: action.code, afterFirstEvent: turn?.firstEventSeen ?? false });
+        const slot = this.slotIds.indexOf(session.getSnapshot().context.sessionId);
+        const turn = turnOf(session);
+        const credentialGeneration = this.generationOfTurn(slot);
+        const afterFirstEvent = this.firstEventSeen(slot);
+        this.harness.closeSocket(record, { kind: 'closed', code: action.code, afterFirstEvent });
         // The facade sees a WebSocket turn in progress die with its socket.
         if (turn && turn.transport === 'websocket' && turnRegionOf(session) === 'streaming') {
-          session.send({
+          this.sendTurn(slot, {
             type: 'TURN_FAILED',
             turnId: turn.id,
-            outcome: { kind: 'closed', code: action.code === 1000 ? 1006 : action.code, afterFirstEvent: turn.firstEventSeen },
+            outcome: { kind: 'closed', code: action.code === 1000 ? 1006 : action.code, afterFirstEvent },
             atMs: this.now,
             credentialGeneration,
+            afterFirstEvent,
           });
         }
         return;
@@ -388,8 +448,8 @@ export class Driver {
         busy = true;
         if (region === 'awaitingTransport') this.harness.advance(this.policy.upgradeBudgetMs);
         else if (region === 'streaming') {
-          const turn = session.getSnapshot().context.turn!;
-          session.send({ type: 'TURN_COMPLETED', turnId: turn.id, atMs: this.now });
+          const turn = turnOf(session)!;
+          turnActorOf(session)!.send({ type: 'TURN_COMPLETED', turnId: turn.id, atMs: this.now });
         } else if (region === 'refreshingCredentials') {
           if (this.activeRefresh()) this.settleRefresh('ok');
           else return [`${session.getSnapshot().context.sessionId} waits for a refresh that nobody runs`];
@@ -500,11 +560,13 @@ export class Driver {
    * at most one switch, to HTTP, and none after the first event.
    */
   turnViolations(final: boolean): string[] {
-    const violations: string[] = [];
+    const violations: string[] = [...this.strayEmits];
     const budget = this.policy.upgradeBudgetMs;
     for (const log of this.turns.values()) {
       const name = `turn ${log.id} of ${log.sessionId} (requested at ${log.requestedAtMs} ms)`;
       if (log.endings.length > 1) violations.push(`${name} ended ${log.endings.length} times`);
+      const attempts = log.transports.map((t) => t.attempt);
+      if (attempts.some((a, i) => a !== i + 1)) violations.push(`${name} was sent as attempts ${attempts.join(', ')}, not 1, 2, …`);
       if (final && log.endings.length === 0 && !log.abandoned) violations.push(`${name} never ended`);
       const ending = log.endings[0];
       const first = log.transports[0];
@@ -580,6 +642,11 @@ export class Driver {
       if (children.length > 0) violations.push(`released ${id} still has children ${children.join(', ')}`);
       if (this.harness.upgrades.some((u) => u.sessionId === id && u.active)) violations.push(`released ${id} still has a live socket`);
     }
+    // Nobody answers a released session or its turn chart: they left the credential chart's waiters.
+    const { waiters, loadWaiters } = this.harness.credential.getSnapshot().context;
+    const gone = new Set<unknown>([...this.released, ...this.releasedTurns]);
+    const left = [...waiters, ...loadWaiters.map((w) => w.session)].filter((w) => gone.has(w));
+    if (left.length > 0) violations.push(`${left.length} released session(s) or turn chart(s) still wait for a refresh or a token`);
     const owned =
       this.harness.scheduledEventsOf(this.harness.endpoint) +
       this.harness.scheduledEventsOf(this.harness.credential) +

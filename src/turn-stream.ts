@@ -90,10 +90,14 @@ export class TurnStream implements AsyncIterableIterator<ProviderEvent> {
   return(): Promise<IteratorResult<ProviderEvent>> {
     void this.source?.return();
     this.source = undefined;
+    const sawTheEnd = this.index >= this.batch.length;
     this.batch = [];
     if (!this.ended) {
-      this.host.tell({ type: 'TURN_CANCELLED', turnId: this.turnId, atMs: this.runner.now() });
-      this.end('failed', CONSUMER_STOPPED);
+      const onTheWire = this.endOnTheWire;
+      // The chart already heard the end on the wire: only the turn's report says the consumer stopped first.
+      if (onTheWire === undefined) this.host.tell({ type: 'TURN_CANCELLED', turnId: this.turnId, atMs: this.runner.now() });
+      if (onTheWire !== undefined && sawTheEnd) this.end(onTheWire.result, onTheWire.failure);
+      else this.end('failed', CONSUMER_STOPPED);
     }
     this.finishedError = undefined;
     this.host.turnFinished(this);
@@ -132,6 +136,7 @@ export class TurnStream implements AsyncIterableIterator<ProviderEvent> {
           this.host.turnFinished(this);
           throw error;
         }
+        if (this.endOnTheWire !== undefined) this.end(this.endOnTheWire.result, this.endOnTheWire.failure);
         if (this.ended) {
           this.host.turnFinished(this);
           return DONE;
@@ -319,11 +324,16 @@ export class TurnStream implements AsyncIterableIterator<ProviderEvent> {
     this.trace.sent(atMs, outcome.kind === 'aborted' ? 'cancelled' : 'failed', failure);
   }
 
-  /** The turn is over on the wire; the consumer still gets the current batch, then `done`. */
+  /**
+   * The turn is over on the wire (the chart knows; the socket is free). Its `turn` event waits
+   * until the consumer got the terminal event: one that stops before it is reported as stopped.
+   */
   private endAfterDelivery(result: 'completed' | 'failed', failure: Failure | undefined): void {
     this.source = undefined;
-    this.end(result, failure);
+    this.endOnTheWire = failure ? { result, failure } : { result };
   }
+
+  private endOnTheWire: { result: 'completed' | 'failed'; failure?: Failure } | undefined;
 
   private end(result: 'completed' | 'failed', failure: Failure | undefined): void {
     if (this.ended) return;

@@ -1,9 +1,10 @@
-import { and, assign, emit, enqueueActions, fromCallback, not, setup, type ActorRefFrom } from 'xstate';
+import { assign, enqueueActions, fromCallback, sendTo, setup, type ActorRefFrom } from 'xstate';
 import { classify } from './classify.js';
 import type { CredentialEvent } from './credential.js';
 import type { EndpointEvent } from './endpoint.js';
 import type { Failure } from './failure.js';
-import type { ConnectionView, SessionContext, SessionEmitted, SessionEvent, SessionInput, SocketActorInput, TurnEvent } from './session-types.js';
+import { connectionLost, connectionViewOf, initialSessionContext, timestampOf, upgradeFailureOf } from './session-context.js';
+import type { ConnectionView, SessionContext, SessionEmitted, SessionEvent, SessionInput, SocketActorInput } from './session-types.js';
 import { createTurnMachine } from './turn.js';
 
 export * from './session-types.js';
@@ -17,10 +18,6 @@ export { createTurnMachine, turnMachine, type TurnActorRef, type TurnChartContex
  * (`CONNECTION.CHANGED`) and answers its `TRANSPORT.WANTED`. Operators hear of upgrades, moves
  * to HTTP and recoveries through `emit` (src/observer.ts turns them into events and log lines).
  */
-
-function timestampOf(event: SessionEvent): number | undefined {
-  return 'atMs' in event ? event.atMs : undefined;
-}
 
 /**
  * Builds the session chart. `src/` provides `webSocket`, a callback actor that opens the
@@ -36,13 +33,11 @@ export function createSessionMachine() {
     },
     actions: {
       noteTheTime: assign({ nowMs: ({ context, event }) => Math.max(context.nowMs, timestampOf(event) ?? context.nowMs) }),
-      tellTheTurn: enqueueActions(({ enqueue, context }, params: { view: 'none' | 'upgrading' | 'websocket' | 'http' | 'sign-in' }) => {
-        let view: ConnectionView;
-        if (params.view === 'http') view = { kind: 'http', reason: context.httpReason ?? 'upgrade-failed', untilMs: context.httpUntilMs, failure: context.lastFailure };
-        else if (params.view === 'sign-in') view = { kind: 'sign-in', summary: context.signInReason ?? 'sign-in required: the refresh token was refused' };
-        else view = { kind: params.view };
-        enqueue.sendTo('turn', { type: 'CONNECTION.CHANGED', view, atMs: context.nowMs } satisfies TurnEvent);
-      }),
+      tellTheTurn: sendTo('turn', ({ context }, params: { view: ConnectionView['kind'] }) => ({
+        type: 'CONNECTION.CHANGED' as const,
+        view: connectionViewOf(context, params.view),
+        atMs: context.nowMs,
+      })),
       askWhetherTheCredentialsAreUsable: enqueueActions(({ enqueue, context, self }) => {
         enqueue.sendTo(context.credential, { type: 'CHECK', session: self } satisfies CredentialEvent);
       }),
@@ -73,8 +68,7 @@ export function createSessionMachine() {
       }),
       // Classified here, once: the guards and reports below read `socketFailure`.
       judgeTheFailedUpgrade: enqueueActions(({ enqueue, context, event }) => {
-        const failure = event.type === 'SOCKET.FAILED' ? classify(event.outcome, event.atMs) : classify({ kind: 'timeout', phase: 'upgrade' });
-        const atMs = event.type === 'SOCKET.FAILED' ? event.atMs : (context.connectStartedAtMs ?? context.nowMs) + context.upgradeTimeoutMs;
+        const { failure, atMs } = upgradeFailureOf(context, event);
         enqueue.assign({ socketFailure: failure, lastFailure: failure, nowMs: Math.max(context.nowMs, atMs) });
         enqueue.emit({ type: 'session.upgrade', result: 'failed', startedAtMs: context.connectStartedAtMs ?? atMs, atMs, failure } satisfies SessionEmitted);
       }),
@@ -85,15 +79,9 @@ export function createSessionMachine() {
       }),
       reportTheLostSocket: enqueueActions(({ enqueue, context, event }) => {
         if (event.type !== 'SOCKET.CLOSED') return;
-        const failure = classify(event.outcome, event.atMs);
-        enqueue.assign({ lastFailure: failure, openedAtMs: undefined });
-        enqueue.sendTo(context.endpoint, {
-          type: 'CONNECTION_LOST',
-          sessionId: context.sessionId,
-          failure,
-          uptimeMs: Math.max(0, event.atMs - (context.openedAtMs ?? event.atMs)),
-          atMs: event.atMs,
-        } satisfies EndpointEvent);
+        const lost = connectionLost(context, event);
+        enqueue.assign({ lastFailure: lost.failure, openedAtMs: undefined });
+        enqueue.sendTo(context.endpoint, lost);
       }),
       giveTheProbeBack: enqueueActions(({ enqueue, context }) => {
         enqueue.sendTo(context.endpoint, { type: 'PROBE_RELEASED', sessionId: context.sessionId, atMs: context.nowMs } satisfies EndpointEvent);
@@ -138,25 +126,7 @@ export function createSessionMachine() {
     },
   }).createMachine({
     id: 'session',
-    context: ({ input }) => ({
-      sessionId: input.sessionId,
-      endpointKey: input.endpointKey,
-      endpoint: input.endpoint,
-      credential: input.credential,
-      upgradeTimeoutMs: input.upgradeTimeoutMs,
-      upgradeBudgetMs: input.upgradeBudgetMs,
-      nowMs: input.atMs,
-      connectStartedAtMs: undefined,
-      openedAtMs: undefined,
-      upgradeAuthRetried: false,
-      credentialGeneration: 0,
-      httpUntilMs: undefined,
-      httpReason: undefined,
-      lastFailure: undefined,
-      socketFailure: undefined,
-      signInReason: undefined,
-      onHttpSinceMs: undefined,
-    }),
+    context: ({ input }) => initialSessionContext(input),
     initial: 'active',
     states: {
       active: {

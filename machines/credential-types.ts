@@ -2,8 +2,8 @@ import type { AnyActorRef } from 'xstate';
 import type { BackoffOptions } from './backoff.js';
 
 /**
- * What the credential chart (machines/credential.ts) exchanges with sessions and with
- * `src/auth`, and the context it keeps. Plain data throughout; never a token.
+ * What the credential chart (machines/credential.ts) exchanges with sessions, with `src/auth`
+ * and with operators, and the context it keeps. Plain data throughout; never a token.
  */
 
 /** Replies the credential chart sends to a session. */
@@ -80,3 +80,45 @@ export interface CredentialContext {
   /** Refreshes started since the chart started. */
   readonly refreshesStarted: number;
 }
+
+/**
+ * The credentials changed as a session sees them. A session told "usable at generation G" or
+ * "sign-in required" may trust that answer until one of these arrives. Emitted whenever the
+ * chart adopts a token (a refresh's, the first one read, or one changed outside: another
+ * process, or a person signing in again, which ends sign-in required) and when it enters
+ * sign-in required.
+ */
+export interface CredentialChanged {
+  readonly type: 'credential.changed';
+  readonly credentialId: string;
+  /** Generation of the token now current. */
+  readonly generation: number;
+  /** True when the chart just entered sign-in required; false when it adopted a token. */
+  readonly reauthRequired: boolean;
+}
+
+/** For operators: a refresh began (a rejected token, expiry ahead, or a retry). */
+export interface RefreshStarted {
+  readonly type: 'refresh.started';
+  readonly credentialId: string;
+}
+
+/** For operators: a refresh failed for a reason that may pass; another follows after `retryInMs`. */
+export interface RefreshRetrying {
+  readonly type: 'refresh.retrying';
+  readonly credentialId: string;
+  /** A sentence without secrets, e.g. `token refresh failed: HTTP 503`. */
+  readonly summary: string;
+  readonly retryInMs: number;
+}
+
+/** For operators: the refresh token was refused for good, or no credentials could be read: a person must sign in. */
+export interface ReauthRequired {
+  readonly type: 'reauth.required';
+  readonly credentialId: string;
+  /** What happened, then what to do, without secrets. */
+  readonly summary: string;
+}
+
+/** Everything the credential chart emits (`actor.on(...)`); src/reports/credential-reports.ts turns it into events and log lines. */
+export type CredentialEmitted = CredentialChanged | RefreshStarted | RefreshRetrying | ReauthRequired;

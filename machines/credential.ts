@@ -1,7 +1,7 @@
 import { assign, enqueueActions, fromPromise, setup, stateIn, type ActorRefFrom } from 'xstate';
 import { initialCredentialContext, loadWaiterReply, refreshAheadDelayMs, transientFailureAfter, waiterReply } from './credential-context.js';
 import { describeRefreshFailure, isPermanentRefreshFailure, permanentSummary } from './credential-failures.js';
-import type { CredentialContext, CredentialEvent, CredentialInput, CredentialReply, RefreshOutput } from './credential-types.js';
+import type { CredentialContext, CredentialEmitted, CredentialEvent, CredentialInput, CredentialReply, RefreshOutput } from './credential-types.js';
 
 export * from './credential-types.js';
 
@@ -14,6 +14,11 @@ export * from './credential-types.js';
  * it reads a failure in `credential-failures.ts`; this file is the chart itself.
  */
 
+/** What the chart emits when it adopts a token or enters sign-in required (see `CredentialChanged`). */
+function changed(context: CredentialContext, generation: number, reauthRequired: boolean): CredentialEmitted {
+  return { type: 'credential.changed', credentialId: context.credentialId, generation, reauthRequired };
+}
+
 /** Builds the credential chart. `src/auth` provides `refreshCredentials`, which performs the refresh. */
 export function createCredentialMachine() {
   return setup({
@@ -21,6 +26,7 @@ export function createCredentialMachine() {
       context: {} as CredentialContext,
       events: {} as CredentialEvent,
       input: {} as CredentialInput,
+      emitted: {} as CredentialEmitted,
     },
     actors: {
       refreshCredentials: fromPromise<RefreshOutput, { rejectedGeneration: number }>(async () => {
@@ -83,13 +89,16 @@ export function createCredentialMachine() {
         enqueue.assign({ waiters: [] });
       }),
       countTheRefresh: assign({ refreshesStarted: ({ context }) => context.refreshesStarted + 1 }),
-      adoptTheNewToken: assign(({ event }) => {
+      // Adopting a token tells the sessions (credential.changed): an answer they hold may be stale.
+      adoptTheNewToken: enqueueActions(({ enqueue, context, event }) => {
         const output = (event as unknown as { output: RefreshOutput }).output;
-        return { generation: output.generation, expiresInMs: output.expiresInMs, rejectedGeneration: undefined, transientFailures: 0, lastFailureSummary: undefined };
+        enqueue.assign({ generation: output.generation, expiresInMs: output.expiresInMs, rejectedGeneration: undefined, transientFailures: 0, lastFailureSummary: undefined });
+        enqueue.emit(changed(context, output.generation, false));
       }),
-      adoptTheChangedToken: assign(({ event }) => {
-        if (event.type !== 'CHANGED') return {};
-        return { generation: event.generation, expiresInMs: event.expiresInMs, rejectedGeneration: undefined, transientFailures: 0 };
+      adoptTheChangedToken: enqueueActions(({ enqueue, context, event }) => {
+        if (event.type !== 'CHANGED') return;
+        enqueue.assign({ generation: event.generation, expiresInMs: event.expiresInMs, rejectedGeneration: undefined, transientFailures: 0 });
+        enqueue.emit(changed(context, event.generation, false));
       }),
       noteThePermanentFailure: assign({
         lastFailureSummary: ({ event }) => permanentSummary((event as { error?: unknown }).error),
@@ -99,6 +108,15 @@ export function createCredentialMachine() {
       // Giving up means the expiry we knew is no longer a plan: refresh again on the next rejection only.
       // The streak is kept: the next rejection's refresh fails into the capped backoff, not a fresh burst.
       giveUpRetrying: assign({ rejectedGeneration: undefined, expiresInMs: undefined }),
+      // Operators read these (src/reports/credential-reports.ts); sessions hear credential.changed.
+      announceTheRefresh: enqueueActions(({ enqueue, context }) => enqueue.emit({ type: 'refresh.started', credentialId: context.credentialId })),
+      announceTheRetry: enqueueActions(({ enqueue, context }) =>
+        enqueue.emit({ type: 'refresh.retrying', credentialId: context.credentialId, summary: context.lastFailureSummary ?? 'refresh failed', retryInMs: context.retryDelayMs }),
+      ),
+      announceTheSignInRequired: enqueueActions(({ enqueue, context }) => {
+        enqueue.emit({ type: 'reauth.required', credentialId: context.credentialId, summary: context.lastFailureSummary ?? 'sign-in required' });
+        enqueue.emit(changed(context, context.generation, true));
+      }),
     },
     guards: {
       theRejectedTokenIsAlreadyReplaced: ({ context, event }) => event.type === 'REJECTED' && event.generation < context.generation,
@@ -173,7 +191,7 @@ export function createCredentialMachine() {
       },
       refreshing: {
         description: 'One refresh in flight; every session that needs it waits for this one.',
-        entry: 'countTheRefresh',
+        entry: ['countTheRefresh', 'announceTheRefresh'],
         invoke: {
           id: 'refreshCredentials',
           src: 'refreshCredentials',
@@ -198,6 +216,7 @@ export function createCredentialMachine() {
       },
       retrying: {
         description: 'A refresh failed for a reason that may pass (5xx, network): try again after a backoff.',
+        entry: 'announceTheRetry',
         after: { retryDelay: [{ guard: 'theRetriesAreSpent', target: 'valid', actions: 'giveUpRetrying' }, { target: 'refreshing' }] },
         on: {
           CHECK: { actions: 'answerUsable' },
@@ -208,6 +227,7 @@ export function createCredentialMachine() {
       },
       reauthRequired: {
         description: 'The refresh token is spent or revoked: no refresh, no upgrade, until a person signs in again.',
+        entry: 'announceTheSignInRequired',
         on: {
           CHECK: { actions: 'answerReauthRequired' },
           REJECTED: { actions: 'answerReauthRequired' },

@@ -1,11 +1,13 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { EndpointContext } from '../machines/endpoint.js';
-import type { CredentialContext } from '../machines/credential.js';
+import type { CredentialEmitted } from '../machines/credential.js';
 import type { SessionContext } from '../machines/session.js';
 import type { Clock } from './clock.js';
 import type { ActorKind, ManagerEvents } from './events.js';
 import { humanDuration, type Logger } from './logging.js';
+import { reportCredentialEvent } from './reports/credential-reports.js';
+import type { ReportOutlet } from './reports/report-outlet.js';
 import { statePaths } from './state.js';
 
 interface Watched {
@@ -31,19 +33,29 @@ interface Watched {
  */
 export class TransitionObserver {
   private readonly watched = new WeakMap<object, Watched>();
+  /** Where the reports of what the charts emit go: this observer's listener-isolating `emit`, and the logger. */
+  private readonly outlet: ReportOutlet;
 
   constructor(
     private readonly emitter: EventEmitter<ManagerEvents>,
     private readonly logger: Logger,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.outlet = { emit: (event, ...args) => this.emit(event, ...args), logger };
+  }
 
   /**
    * Starts watching an actor; call before `start()` so the first snapshot is seen. Snapshots
    * arrive through a plain subscription (cheap); xstate inspection, which costs an object per
    * action and microstep, is only attached when someone wants `transition` events or an inspector.
+   * What the credential chart emits is reported as it is emitted.
    */
-  watch(actor: { subscribe(observer: { next(snapshot: unknown): void; error(error: unknown): void }): unknown }, kind: ActorKind, id: string): void {
+  watch(
+    actor: { subscribe(observer: { next(snapshot: unknown): void; error(error: unknown): void }): unknown; on(type: '*', handler: (emitted: { type: string }) => void): unknown },
+    kind: ActorKind,
+    id: string,
+  ): void {
+    if (kind === 'credential') actor.on('*', (emitted) => reportCredentialEvent(id, emitted as CredentialEmitted, this.outlet));
     const watched: Watched = { kind, id, paths: [], reportedSuppressed: 0, unhealthySinceMs: undefined, pendingCause: undefined };
     this.watched.set(actor, watched);
     actor.subscribe({
@@ -96,9 +108,7 @@ export class TransitionObserver {
       if (this.emitter.listenerCount('transition') > 0) this.emit('transition', { actor: 'endpoint', id: watched.id, from, to, cause, atMs, ...(failure && to !== 'healthy.settling' ? { failure } : {}) });
       this.onEndpointTransition(watched, from, to, endpoint, atMs);
     } else {
-      const credential = context as CredentialContext;
       if (this.emitter.listenerCount('transition') > 0) this.emit('transition', { actor: 'credential', id: watched.id, from, to, cause, atMs });
-      this.onCredentialTransition(watched, to, credential);
     }
   }
 
@@ -177,18 +187,6 @@ export class TransitionObserver {
       }
     } else if (to === 'probing.awaitingProbe' && (from === 'coolingDown' || from === 'unsupported')) {
       this.logger.debug(base, `cooldown of ${context.endpointKey} over: the next turn probes the WebSocket`);
-    }
-  }
-
-  private onCredentialTransition(watched: Watched, to: string, context: CredentialContext): void {
-    if (to === 'reauthRequired') {
-      const summary = context.lastFailureSummary ?? 'sign-in required';
-      this.logger.error({ credentialId: watched.id }, `credentials ${watched.id}: ${summary}`);
-      this.emit('reauth-required', { credentialId: watched.id, summary });
-    } else if (to === 'retrying') {
-      this.logger.warn({ credentialId: watched.id, retryInMs: context.retryDelayMs }, `credentials ${watched.id}: ${context.lastFailureSummary ?? 'refresh failed'}; retrying in ${humanDuration(context.retryDelayMs)}`);
-    } else if (to === 'refreshing') {
-      this.logger.debug({ credentialId: watched.id }, `credentials ${watched.id}: refreshing`);
     }
   }
 }

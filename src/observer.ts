@@ -1,12 +1,13 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import type { EndpointContext } from '../machines/endpoint.js';
+import type { EndpointContext, EndpointEmitted } from '../machines/endpoint.js';
 import type { CredentialEmitted } from '../machines/credential.js';
 import type { SessionContext } from '../machines/session.js';
 import type { Clock } from './clock.js';
 import type { ActorKind, ManagerEvents } from './events.js';
-import { humanDuration, type Logger } from './logging.js';
+import type { Logger } from './logging.js';
 import { reportCredentialEvent } from './reports/credential-reports.js';
+import { reportEndpointEvent } from './reports/endpoint-reports.js';
 import type { ReportOutlet } from './reports/report-outlet.js';
 import { statePaths } from './state.js';
 
@@ -15,8 +16,6 @@ interface Watched {
   readonly id: string;
   /** Dotted paths of the active leaves, one per region. */
   paths: string[];
-  /** Suppressed-failure count already reported in a log line (endpoints). */
-  reportedSuppressed: number;
   /** When the endpoint left `healthy` (for "down for" figures). */
   unhealthySinceMs: number | undefined;
   /** The event being processed, from inspection (only attached when transitions are listened to). */
@@ -28,8 +27,8 @@ interface Watched {
 /**
  * Turns chart transitions into what operators and hosts consume: typed events and one log line
  * per state change of an endpoint or credential (metrics and spans listen to those events:
- * src/telemetry.ts). It observes through xstate's `inspect` hook, so the charts stay free of
- * logging code.
+ * src/telemetry.ts). The endpoint and credential charts emit what changed themselves; their
+ * events are worded in src/reports/, so the charts stay free of logging code.
  */
 export class TransitionObserver {
   private readonly watched = new WeakMap<object, Watched>();
@@ -48,15 +47,16 @@ export class TransitionObserver {
    * Starts watching an actor; call before `start()` so the first snapshot is seen. Snapshots
    * arrive through a plain subscription (cheap); xstate inspection, which costs an object per
    * action and microstep, is only attached when someone wants `transition` events or an inspector.
-   * What the credential chart emits is reported as it is emitted.
+   * What the endpoint and credential charts emit is reported as it is emitted.
    */
   watch(
     actor: { subscribe(observer: { next(snapshot: unknown): void; error(error: unknown): void }): unknown; on(type: '*', handler: (emitted: { type: string }) => void): unknown },
     kind: ActorKind,
     id: string,
   ): void {
+    if (kind === 'endpoint') actor.on('*', (emitted) => reportEndpointEvent(id, emitted as EndpointEmitted, this.outlet));
     if (kind === 'credential') actor.on('*', (emitted) => reportCredentialEvent(id, emitted as CredentialEmitted, this.outlet));
-    const watched: Watched = { kind, id, paths: [], reportedSuppressed: 0, unhealthySinceMs: undefined, pendingCause: undefined };
+    const watched: Watched = { kind, id, paths: [], unhealthySinceMs: undefined, pendingCause: undefined };
     this.watched.set(actor, watched);
     actor.subscribe({
       next: (snapshot) => this.onSnapshot(watched, snapshot as { value?: unknown; context?: unknown; status?: string }),
@@ -106,7 +106,6 @@ export class TransitionObserver {
       const endpoint = context as EndpointContext;
       const failure = endpoint.lastFailure;
       if (this.emitter.listenerCount('transition') > 0) this.emit('transition', { actor: 'endpoint', id: watched.id, from, to, cause, atMs, ...(failure && to !== 'healthy.settling' ? { failure } : {}) });
-      this.onEndpointTransition(watched, from, to, endpoint, atMs);
     } else {
       if (this.emitter.listenerCount('transition') > 0) this.emit('transition', { actor: 'credential', id: watched.id, from, to, cause, atMs });
     }
@@ -142,51 +141,6 @@ export class TransitionObserver {
         ...(context.lastFailure ? { failure: context.lastFailure } : {}),
       });
       this.logger.debug({ sessionId: watched.id, endpointKey: context.endpointKey, reason, retryAtMs: context.httpUntilMs }, 'session turns go over HTTP');
-    }
-  }
-
-  private onEndpointTransition(watched: Watched, from: string, to: string, context: EndpointContext, atMs: number): void {
-    const base = { endpointKey: context.endpointKey, consecutiveFailures: context.consecutiveFailures };
-    const suppressed = context.suppressedFailures - watched.reportedSuppressed;
-    watched.reportedSuppressed = context.suppressedFailures;
-    const alsoSuppressed = suppressed > 0 ? ` (${suppressed} more failure${suppressed === 1 ? '' : 's'} of upgrades already in flight were counted, not logged)` : '';
-    if (to === 'coolingDown') {
-      watched.unhealthySinceMs ??= atMs;
-      const untilMs = context.cooldownUntilMs ?? atMs;
-      const cooldownMs = untilMs - (context.cooldownStartedAtMs ?? atMs);
-      const failure = context.lastFailure;
-      if (failure === undefined) {
-        // No failure seen here: the shared store refused the claim (another process probes, or
-        // its probe failed) or the fleet pushed its cooldown. Only the process that saw the
-        // failure warns, so a fleet logs one warn line per failure, not one per process.
-        this.logger.info(
-          { ...base, cooldownMs, nextProbeAtMs: untilMs },
-          `WebSocket to ${context.endpointKey}: another gateway process holds its probe or reported it failing; turns go over HTTP; next probe in ${humanDuration(cooldownMs)} at ${new Date(untilMs).toISOString()}`,
-        );
-        return;
-      }
-      this.logger.warn(
-        { ...base, failureClass: failure.class, code: failure.code, cooldownMs, nextProbeAtMs: untilMs, suppressedFailures: suppressed },
-        `WebSocket to ${context.endpointKey} unavailable (${failure.summary}); turns go over HTTP; next probe in ${humanDuration(cooldownMs)} at ${new Date(untilMs).toISOString()}${alsoSuppressed}`,
-      );
-    } else if (to === 'unsupported') {
-      watched.unhealthySinceMs ??= atMs;
-      const untilMs = context.cooldownUntilMs ?? atMs;
-      this.logger.warn(
-        { ...base, failureClass: 'unsupported', code: context.lastFailure?.code, nextProbeAtMs: untilMs },
-        `WebSocket refused by ${context.endpointKey} (${context.lastFailure?.summary ?? 'unsupported'}); HTTP latched for ${humanDuration(untilMs - atMs)}`,
-      );
-    } else if (to === 'healthy.stable') {
-      // Only a socket that stayed up minUptimeMs proves recovery: a flapping endpoint opens
-      // and dies at once, and must not print "works again" every cycle.
-      if (watched.unhealthySinceMs !== undefined) {
-        const downForMs = atMs - watched.unhealthySinceMs;
-        this.logger.info({ ...base, downForMs }, `WebSocket to ${context.endpointKey} works again after ${humanDuration(downForMs)}${alsoSuppressed}`);
-        this.emit('recovered', { actor: 'endpoint', id: watched.id, endpointKey: context.endpointKey, downForMs });
-        watched.unhealthySinceMs = undefined;
-      }
-    } else if (to === 'probing.awaitingProbe' && (from === 'coolingDown' || from === 'unsupported')) {
-      this.logger.debug(base, `cooldown of ${context.endpointKey} over: the next turn probes the WebSocket`);
     }
   }
 }

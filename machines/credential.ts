@@ -1,91 +1,23 @@
-import { assign, enqueueActions, fromPromise, setup, stateIn, type ActorRefFrom, type AnyActorRef } from 'xstate';
-import { cooldownMs, type BackoffOptions } from './backoff.js';
-import { classifyRefreshFailure, type RefreshFailure } from './classify-refresh.js';
-import { nextRandom } from './random.js';
+import { assign, enqueueActions, fromPromise, setup, stateIn, type ActorRefFrom } from 'xstate';
+import { initialCredentialContext, loadWaiterReply, refreshAheadDelayMs, transientFailureAfter, waiterReply } from './credential-context.js';
+import { describeRefreshFailure, isPermanentRefreshFailure, permanentSummary } from './credential-failures.js';
+import type { CredentialContext, CredentialEmitted, CredentialEvent, CredentialInput, CredentialReply, RefreshOutput } from './credential-types.js';
+
+export * from './credential-types.js';
 
 /**
  * The credential chart: one per credential source, shared by every session that uses it.
  * Refresh is single flight: however many sessions report a rejected token, one refresh
  * runs and all of them wait for it. Tokens never enter the chart: it knows only a
- * `generation` number that `src/auth` bumps whenever the token changes.
+ * `generation` number that `src/auth` bumps whenever the token changes. Its types are in
+ * `credential-types.ts`, its context's changes and replies in `credential-context.ts`, how
+ * it reads a failure in `credential-failures.ts`; this file is the chart itself.
  */
 
-/** Replies the credential chart sends to a session. */
-export type CredentialReply =
-  | { readonly type: 'CREDENTIAL.USABLE'; readonly generation: number }
-  /** `atMs`: when the refresh finished, if it just did (sessions take it as the current time). */
-  | { readonly type: 'CREDENTIAL.REFRESHED'; readonly generation: number; readonly atMs?: number }
-  | { readonly type: 'CREDENTIAL.REFRESH_FAILED'; readonly summary: string }
-  | { readonly type: 'CREDENTIAL.REAUTH_REQUIRED'; readonly summary: string };
-
-/** What a refresh produced: the new generation and, if known, how long the token lives. */
-export interface RefreshOutput {
-  /** Generation of the token now current (may be one another holder rotated). */
-  readonly generation: number;
-  /** Lifetime of the new token from `atMs`, in ms, if the source knows it. */
-  readonly expiresInMs?: number;
-  /** When the refresh finished, in ms on the manager's clock. */
-  readonly atMs: number;
+/** What the chart emits when it adopts a token or enters sign-in required (see `CredentialChanged`). */
+function changed(context: CredentialContext, generation: number, reauthRequired: boolean): CredentialEmitted {
+  return { type: 'credential.changed', credentialId: context.credentialId, generation, reauthRequired };
 }
-
-/** Events the credential chart accepts. */
-export type CredentialEvent =
-  | { readonly type: 'CHECK'; readonly session: AnyActorRef }
-  | { readonly type: 'REJECTED'; readonly session: AnyActorRef; readonly generation: number }
-  | { readonly type: 'CHANGED'; readonly generation: number; readonly expiresInMs?: number }
-  /** Asked by a session about to go over HTTP: answered at once, never waits for a refresh. */
-  | { readonly type: 'PEEK'; readonly session: AnyActorRef }
-  /**
-   * A session went away: never answer it (it may have been waiting for a refresh).
-   */
-  | { readonly type: 'WAITER_GONE'; readonly session: AnyActorRef }
-  | { readonly type: 'STOP' };
-
-/** Input of the credential chart. */
-export interface CredentialInput {
-  /** A name for logs and the inspector; never the token. */
-  readonly credentialId: string;
-  /** Generation of the token at start. */
-  readonly generation: number;
-  /** Lifetime of the current token, in ms, if known: enables refresh ahead of expiry. */
-  readonly expiresInMs?: number;
-  /** Refresh this long before expiry, in ms. Default 300 000 (5 min, as the official CLI). */
-  readonly refreshMarginMs?: number;
-  /** Backoff between transient refresh failures. Default 1 s doubling to 60 s, 20 % jitter. */
-  readonly retry?: BackoffOptions;
-  /** Transient failures in a row before giving up until the next rejection. Default 5. */
-  readonly maxTransientRetries?: number;
-  /** Seed of the jitter PRNG. */
-  readonly jitterSeed: number;
-}
-
-/** The credential chart's context: plain data, serializable. */
-export interface CredentialContext {
-  readonly credentialId: string;
-  readonly generation: number;
-  readonly expiresInMs: number | undefined;
-  readonly refreshMarginMs: number;
-  readonly retry: BackoffOptions;
-  readonly maxTransientRetries: number;
-  readonly jitterSeed: number;
-  /** Sessions waiting for the refresh in flight. */
-  readonly waiters: readonly AnyActorRef[];
-  /** Sessions waiting for the first token to be read, and what they asked (`CHECK`, `PEEK` or `REJECTED`). */
-  readonly loadWaiters: readonly { readonly session: AnyActorRef; readonly asked: 'CHECK' | 'PEEK' | 'REJECTED' }[];
-  /** The generation that was rejected and is being refreshed. */
-  readonly rejectedGeneration: number | undefined;
-  readonly transientFailures: number;
-  readonly retryDelayMs: number;
-  /** A sentence about the last refresh failure, without secrets. */
-  readonly lastFailureSummary: string | undefined;
-  /** Refreshes started since the chart started. */
-  readonly refreshesStarted: number;
-}
-
-/** However short a token's life, proactive refreshes are at least this far apart, in ms. */
-const MIN_REFRESH_INTERVAL_MS = 10_000;
-
-const DEFAULT_RETRY: BackoffOptions = { initialMs: 1_000, maxMs: 60_000, multiplier: 2, jitterRatio: 0.2, retryAfterCapMs: 60_000 };
 
 /** Builds the credential chart. `src/auth` provides `refreshCredentials`, which performs the refresh. */
 export function createCredentialMachine() {
@@ -94,6 +26,7 @@ export function createCredentialMachine() {
       context: {} as CredentialContext,
       events: {} as CredentialEvent,
       input: {} as CredentialInput,
+      emitted: {} as CredentialEmitted,
     },
     actors: {
       refreshCredentials: fromPromise<RefreshOutput, { rejectedGeneration: number }>(async () => {
@@ -137,19 +70,11 @@ export function createCredentialMachine() {
       }),
       // Each asker gets the reply its state understands: a PEEK never waits for a refresh, so it only hears usable or sign-in.
       answerTheLoadWaiters: enqueueActions(({ enqueue, context }, params: { outcome: 'loaded' | 'permanent' | 'transient' }) => {
-        const summary = context.lastFailureSummary ?? 'the credentials could not be read';
-        for (const { session, asked } of context.loadWaiters) {
-          let reply: CredentialReply;
-          if (params.outcome === 'permanent') reply = { type: 'CREDENTIAL.REAUTH_REQUIRED', summary };
-          else if (params.outcome === 'loaded' || asked === 'PEEK') {
-            reply = asked === 'REJECTED' ? { type: 'CREDENTIAL.REFRESHED', generation: context.generation } : { type: 'CREDENTIAL.USABLE', generation: context.generation };
-          } else reply = { type: 'CREDENTIAL.REFRESH_FAILED', summary };
-          enqueue.sendTo(session, reply);
-        }
+        for (const { session, asked } of context.loadWaiters) enqueue.sendTo(session, loadWaiterReply(context, asked, params.outcome));
         enqueue.assign({ loadWaiters: [] });
       }),
       noteTheLoadFailure: assign({
-        lastFailureSummary: ({ event }) => `the credentials could not be read: ${describe((event as { error?: unknown }).error)}`,
+        lastFailureSummary: ({ event }) => `the credentials could not be read: ${describeRefreshFailure((event as { error?: unknown }).error)}`,
       }),
       answerRefreshFailed: enqueueActions(({ enqueue, event, context }) => {
         if (event.type !== 'REJECTED') return;
@@ -159,85 +84,55 @@ export function createCredentialMachine() {
         } satisfies CredentialReply);
       }),
       tellTheWaiters: enqueueActions(({ enqueue, context, event }, params: { reply: 'refreshed' | 'failed' | 'reauth' }) => {
-        const summary = context.lastFailureSummary ?? 'refresh failed';
-        const atMs = (event as { output?: { atMs?: unknown } }).output?.atMs;
-        const reply: CredentialReply =
-          params.reply === 'refreshed'
-            ? typeof atMs === 'number'
-              ? { type: 'CREDENTIAL.REFRESHED', generation: context.generation, atMs }
-              : { type: 'CREDENTIAL.REFRESHED', generation: context.generation }
-            : params.reply === 'failed'
-              ? { type: 'CREDENTIAL.REFRESH_FAILED', summary }
-              : { type: 'CREDENTIAL.REAUTH_REQUIRED', summary };
+        const reply = waiterReply(context, params.reply, (event as { output?: { atMs?: unknown } }).output?.atMs);
         for (const waiter of context.waiters) enqueue.sendTo(waiter, reply);
         enqueue.assign({ waiters: [] });
       }),
       countTheRefresh: assign({ refreshesStarted: ({ context }) => context.refreshesStarted + 1 }),
-      adoptTheNewToken: assign(({ event }) => {
+      // Adopting a token tells the sessions (credential.changed): an answer they hold may be stale.
+      adoptTheNewToken: enqueueActions(({ enqueue, context, event }) => {
         const output = (event as unknown as { output: RefreshOutput }).output;
-        return {
-          generation: output.generation,
-          expiresInMs: output.expiresInMs,
-          rejectedGeneration: undefined,
-          transientFailures: 0,
-          lastFailureSummary: undefined,
-        };
+        enqueue.assign({ generation: output.generation, expiresInMs: output.expiresInMs, rejectedGeneration: undefined, transientFailures: 0, lastFailureSummary: undefined });
+        enqueue.emit(changed(context, output.generation, false));
       }),
-      adoptTheChangedToken: assign(({ event }) => {
-        if (event.type !== 'CHANGED') return {};
-        return { generation: event.generation, expiresInMs: event.expiresInMs, rejectedGeneration: undefined, transientFailures: 0 };
+      adoptTheChangedToken: enqueueActions(({ enqueue, context, event }) => {
+        if (event.type !== 'CHANGED') return;
+        enqueue.assign({ generation: event.generation, expiresInMs: event.expiresInMs, rejectedGeneration: undefined, transientFailures: 0 });
+        enqueue.emit(changed(context, event.generation, false));
       }),
       noteThePermanentFailure: assign({
         lastFailureSummary: ({ event }) => permanentSummary((event as { error?: unknown }).error),
         rejectedGeneration: undefined,
       }),
-      noteTheTransientFailure: assign(({ context, event }) => {
-        const failures = context.transientFailures + 1;
-        const random = nextRandom(context.jitterSeed);
-        return {
-          transientFailures: failures,
-          jitterSeed: random.seed,
-          retryDelayMs: cooldownMs(context.retry, failures, random.value),
-          lastFailureSummary: `token refresh failed: ${describe((event as { error?: unknown }).error)}`,
-        };
-      }),
+      noteTheTransientFailure: assign(({ context, event }) => transientFailureAfter(context, (event as { error?: unknown }).error)),
       // Giving up means the expiry we knew is no longer a plan: refresh again on the next rejection only.
       // The streak is kept: the next rejection's refresh fails into the capped backoff, not a fresh burst.
       giveUpRetrying: assign({ rejectedGeneration: undefined, expiresInMs: undefined }),
+      // Operators read these (src/reports/credential-reports.ts); sessions hear credential.changed.
+      announceTheRefresh: enqueueActions(({ enqueue, context }) => enqueue.emit({ type: 'refresh.started', credentialId: context.credentialId })),
+      announceTheRetry: enqueueActions(({ enqueue, context }) =>
+        enqueue.emit({ type: 'refresh.retrying', credentialId: context.credentialId, summary: context.lastFailureSummary ?? 'refresh failed', retryInMs: context.retryDelayMs }),
+      ),
+      announceTheSignInRequired: enqueueActions(({ enqueue, context }) => {
+        enqueue.emit({ type: 'reauth.required', credentialId: context.credentialId, summary: context.lastFailureSummary ?? 'sign-in required' });
+        enqueue.emit(changed(context, context.generation, true));
+      }),
     },
     guards: {
       theRejectedTokenIsAlreadyReplaced: ({ context, event }) => event.type === 'REJECTED' && event.generation < context.generation,
-      theFailureIsPermanent: ({ event }) => classifyRefreshFailure(asRefreshFailure((event as { error?: unknown }).error)) === 'permanent',
+      theFailureIsPermanent: ({ event }) => isPermanentRefreshFailure((event as { error?: unknown }).error),
       theRetriesAreSpent: ({ context }) => context.transientFailures >= context.maxTransientRetries,
       theExpiryIsKnown: ({ context }) => context.expiresInMs !== undefined,
       noTokenIsKnownYet: ({ context }) => context.generation === 0,
     },
     delays: {
       // A token that lives less than the margin is refreshed half-way, never at once (a storm).
-      refreshAheadDelay: ({ context }) => {
-        const lifetimeMs = context.expiresInMs ?? 0;
-        return Math.max(lifetimeMs - context.refreshMarginMs, lifetimeMs / 2, MIN_REFRESH_INTERVAL_MS);
-      },
+      refreshAheadDelay: ({ context }) => refreshAheadDelayMs(context),
       retryDelay: ({ context }) => context.retryDelayMs,
     },
   }).createMachine({
     id: 'credential',
-    context: ({ input }) => ({
-      credentialId: input.credentialId,
-      generation: input.generation,
-      expiresInMs: input.expiresInMs,
-      refreshMarginMs: input.refreshMarginMs ?? 300_000,
-      retry: input.retry ?? DEFAULT_RETRY,
-      maxTransientRetries: input.maxTransientRetries ?? 5,
-      jitterSeed: input.jitterSeed,
-      waiters: [],
-      loadWaiters: [],
-      rejectedGeneration: undefined,
-      transientFailures: 0,
-      retryDelayMs: 0,
-      lastFailureSummary: undefined,
-      refreshesStarted: 0,
-    }),
+    context: ({ input }) => initialCredentialContext(input),
     initial: 'valid',
     on: {
       STOP: '.stopped',
@@ -296,7 +191,7 @@ export function createCredentialMachine() {
       },
       refreshing: {
         description: 'One refresh in flight; every session that needs it waits for this one.',
-        entry: 'countTheRefresh',
+        entry: ['countTheRefresh', 'announceTheRefresh'],
         invoke: {
           id: 'refreshCredentials',
           src: 'refreshCredentials',
@@ -321,6 +216,7 @@ export function createCredentialMachine() {
       },
       retrying: {
         description: 'A refresh failed for a reason that may pass (5xx, network): try again after a backoff.',
+        entry: 'announceTheRetry',
         after: { retryDelay: [{ guard: 'theRetriesAreSpent', target: 'valid', actions: 'giveUpRetrying' }, { target: 'refreshing' }] },
         on: {
           CHECK: { actions: 'answerUsable' },
@@ -331,6 +227,7 @@ export function createCredentialMachine() {
       },
       reauthRequired: {
         description: 'The refresh token is spent or revoked: no refresh, no upgrade, until a person signs in again.',
+        entry: 'announceTheSignInRequired',
         on: {
           CHECK: { actions: 'answerReauthRequired' },
           REJECTED: { actions: 'answerReauthRequired' },
@@ -340,47 +237,6 @@ export function createCredentialMachine() {
       stopped: { type: 'final', description: 'The manager closed: no timer, no refresh in flight.' },
     },
   });
-}
-
-function asRefreshFailure(error: unknown): RefreshFailure {
-  if (typeof error !== 'object' || error === null) return {};
-  const candidate = error as Record<string, unknown>;
-  const failure: { status?: number; errorCode?: string; networkCode?: string } = {};
-  if (typeof candidate['status'] === 'number') failure.status = candidate['status'];
-  if (typeof candidate['errorCode'] === 'string') failure.errorCode = candidate['errorCode'];
-  if (typeof candidate['networkCode'] === 'string') failure.networkCode = candidate['networkCode'];
-  return failure;
-}
-
-// Codes the package itself produces, as sentences an operator can act on.
-const LOCAL_FAILURES: Readonly<Record<string, string>> = {
-  credentials_missing: 'no credentials were found (a missing or empty credentials file, or a source without a token)',
-  credentials_unreadable: 'the credentials could not be read (unreadable file, or not valid credentials JSON)',
-  credentials_unwritable: 'the credentials file cannot be written safely (see the log line naming its directory)',
-  lock_timeout: 'another holder kept the refresh lock past refreshWaitMs',
-  refresh_wait_timeout: 'the refresh did not finish within refreshWaitMs',
-  store_write_failed: 'the refreshed credentials could not be written back',
-};
-
-function describe(error: unknown): string {
-  const failure = asRefreshFailure(error);
-  const code = failure.errorCode ?? failure.networkCode;
-  const local = code === undefined ? undefined : LOCAL_FAILURES[code];
-  if (local) return `${local} [${code}]`;
-  // Codes reach the chart already checked by src/auth; bound them again, the chart is the last word.
-  if (failure.errorCode) return `${failure.errorCode.slice(0, 64)}${failure.status ? ` (HTTP ${failure.status})` : ''}`;
-  if (failure.status) return `HTTP ${failure.status}`;
-  if (failure.networkCode) return failure.networkCode.slice(0, 64);
-  return 'unknown error';
-}
-
-/** What the operator reads when a person must act: what happened, then what to do. */
-function permanentSummary(error: unknown): string {
-  const failure = asRefreshFailure(error);
-  if (failure.errorCode === 'credentials_missing' || failure.errorCode === 'credentials_unreadable' || failure.errorCode === 'credentials_unwritable') {
-    return `${describe(error)}; sign in again (or fix the credentials file) and turns resume without a restart`;
-  }
-  return `token refresh refused: ${describe(error)}; sign in again and turns resume without a restart`;
 }
 
 /** The credential chart, with a refresh that must be provided. */

@@ -28,6 +28,9 @@ export function initialContext(input: EndpointInput): EndpointContext {
     healthySinceMs: undefined,
     unprovenSocketOf: undefined,
     evidenceAtMs: undefined,
+    health: 'probing',
+    unhealthySinceMs: undefined,
+    reportedSuppressedFailures: 0,
   };
 }
 

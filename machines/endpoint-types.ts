@@ -184,7 +184,92 @@ export interface EndpointContext {
    * newer than this is ignored, so an old report, or this process's own echoed back, undoes nothing.
    */
   readonly evidenceAtMs: number | undefined;
+  /** The health last announced in `health.changed`: what sessions and operators were last told (machines/endpoint-reports.ts). */
+  readonly health: EndpointHealth;
+  /** When the endpoint stopped being usable (the first cooldown or latch since it was last proven), in ms; for `downForMs`. */
+  readonly unhealthySinceMs: number | undefined;
+  /** How many of `suppressedFailures` an announcement already reported, so each is reported once. */
+  readonly reportedSuppressedFailures: number;
 }
 
 /** How many probe records an endpoint keeps. */
 export const PROBE_HISTORY_LENGTH = 32;
+
+/**
+ * The endpoint's health as sessions see it.
+ * - `probing`: half-open; the next session that asks gets the probe.
+ * - `healthy`: a socket opened; until it has stayed up `minUptimeMs` only its own session may upgrade.
+ * - `cooling-down`: no upgrade before the window ends.
+ * - `unsupported`: HTTP latched until the window ends.
+ */
+export type EndpointHealth = 'probing' | 'healthy' | 'cooling-down' | 'unsupported';
+
+/**
+ * The endpoint's health changed. A session told "stay on HTTP until T" may trust that answer
+ * until T unless one of these arrives. Emitted on every entry of a state of health: when probing
+ * begins (a window ended, a RESET, even while already probing, or the fleet's reset), when a socket
+ * opens (`healthy`, unproven), when it is proven (`healthy` again), and when a cooldown or latch
+ * begins or the fleet extends it. Never when the chart starts or stops.
+ */
+export interface HealthChanged {
+  readonly type: 'health.changed';
+  readonly endpointKey: string;
+  readonly status: EndpointHealth;
+  /**
+   * When this status ends by itself, in ms on the manager's clock: the window's end (`cooling-down`,
+   * `unsupported`), or, for an unproven `healthy`, when its socket will be proven (other sessions are
+   * denied `unproven` until then). Undefined when probing or proven.
+   */
+  readonly untilMs: number | undefined;
+  /** When it changed, in ms on the manager's clock: the event's `atMs`, or the due time of the chart's timer. */
+  readonly atMs: number;
+}
+
+/** For operators: a cooldown began (and was not already running). */
+export interface CooldownStarted {
+  readonly type: 'cooldown.started';
+  readonly endpointKey: string;
+  readonly consecutiveFailures: number;
+  /** The failure this process saw that started it; absent when the shared store refused the probe claim or the fleet pushed its cooldown. */
+  readonly failure?: Failure;
+  /** When the window began and ends, in ms on the manager's clock. */
+  readonly startedAtMs: number;
+  readonly untilMs: number;
+  /** Failures counted, not acted on, while cooling down or latched, that no announcement reported yet. */
+  readonly suppressedFailures: number;
+}
+
+/** For operators: the endpoint refused WebSocket (or the fleet says it does); HTTP is latched. */
+export interface HttpLatched {
+  readonly type: 'http.latched';
+  readonly endpointKey: string;
+  readonly consecutiveFailures: number;
+  /** The refusal this process saw; absent when the latch came from the fleet. */
+  readonly failure?: Failure;
+  /** When the latch began and ends, in ms on the manager's clock. */
+  readonly startedAtMs: number;
+  readonly untilMs: number;
+}
+
+/** For operators: a socket stayed up `minUptimeMs` (here or in the fleet) after a cooldown or latch. Never for a flapping endpoint. */
+export interface EndpointRecovered {
+  readonly type: 'endpoint.recovered';
+  readonly endpointKey: string;
+  readonly consecutiveFailures: number;
+  /** From the first cooldown or latch to the proof, in ms. */
+  readonly downForMs: number;
+  /** As in {@link CooldownStarted}. */
+  readonly suppressedFailures: number;
+  readonly atMs: number;
+}
+
+/** For operators: a cooldown or latch is over (its timer, or a reset): the next turn probes. */
+export interface CooldownEnded {
+  readonly type: 'cooldown.ended';
+  readonly endpointKey: string;
+  readonly consecutiveFailures: number;
+  readonly atMs: number;
+}
+
+/** Everything the endpoint chart emits (`actor.on(...)`); src/reports/endpoint-reports.ts turns it into events and log lines. */
+export type EndpointEmitted = HealthChanged | CooldownStarted | HttpLatched | EndpointRecovered | CooldownEnded;

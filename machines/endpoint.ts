@@ -3,10 +3,12 @@ import { endpointEffectOf } from './classify.js';
 import { claimInputOf, denial, probeLeaseMs, probeReleased, settleClaim, sharedProbeRelease, type ClaimEnd } from './endpoint-claim.js';
 import { atMsOf, cooldownAfter, forgottenAt, initialContext, latchAfter, remember, successAt } from './endpoint-context.js';
 import { fleetRecoveryAdopted, fleetReportIsNewer, fleetReportOf, fleetWindowAdopted, fleetWindowToAdopt, healthReport, proofReport } from './endpoint-fleet.js';
+import { announce, announcementOf } from './endpoint-reports.js';
 import type {
   ClaimInput,
   DenyReason,
   EndpointContext,
+  EndpointEmitted,
   EndpointEvent,
   EndpointInput,
   EndpointReply,
@@ -25,7 +27,8 @@ export * from './endpoint-types.js';
  * never wipes it; a half-open probe is granted to exactly one session while the others stay on
  * HTTP, and the others upgrade only once the probe's socket is proven. The probe protocol (leases,
  * claims, denials) is in `endpoint-claim.ts`, the context's changes in `endpoint-context.ts`,
- * the fleet's reports in `endpoint-fleet.ts`; this file is the chart itself.
+ * the fleet's reports in `endpoint-fleet.ts`, what it announces in `endpoint-reports.ts`; this
+ * file is the chart itself.
  */
 
 /**
@@ -50,7 +53,7 @@ type PendingAnswer = DenyReason | 'granted';
  */
 export function createEndpointMachine() {
   return setup({
-    types: { context: {} as EndpointContext, events: {} as EndpointEvent, input: {} as EndpointInput },
+    types: { context: {} as EndpointContext, events: {} as EndpointEvent, input: {} as EndpointInput, emitted: {} as EndpointEmitted },
     actors: {
       claimProbe: fromPromise<ProbeClaim, ClaimInput>(async () => ({ granted: true })),
     },
@@ -110,6 +113,12 @@ export function createEndpointMachine() {
       forgetEverything: assign(({ context, event }) => forgottenAt(fleetReportOf(context, event)?.atMs ?? atMsOf(event), context)),
       adoptTheFleetsWindow: assign(({ context, event }) => fleetWindowAdopted(context, event as FleetEvent)),
       adoptTheFleetsRecovery: assign(({ event }) => fleetRecoveryAdopted(event as FleetEvent)),
+      // Entering a state of health tells sessions (health.changed) and operators (src/reports/).
+      announceTheProbing: enqueueActions(({ enqueue, context, event }) => announce(enqueue, announcementOf(context, event, 'probing'))),
+      announceTheOpenSocket: enqueueActions(({ enqueue, context, event }) => announce(enqueue, announcementOf(context, event, 'healthy.settling'))),
+      announceTheRecovery: enqueueActions(({ enqueue, context, event }) => announce(enqueue, announcementOf(context, event, 'healthy.stable'))),
+      announceTheCooldown: enqueueActions(({ enqueue, context, event }) => announce(enqueue, announcementOf(context, event, 'coolingDown'))),
+      announceTheLatch: enqueueActions(({ enqueue, context, event }) => announce(enqueue, announcementOf(context, event, 'unsupported'))),
     },
     guards: {
       theFailureLatchesHttp: ({ event }) => (event.type === 'UPGRADE_FAILED' || event.type === 'CONNECTION_LOST') && endpointEffectOf(event.failure) === 'latch-http',
@@ -152,6 +161,7 @@ export function createEndpointMachine() {
     states: {
       probing: {
         description: 'Half-open: nothing is known to work. Exactly one session may try the upgrade; the others use HTTP.',
+        entry: 'announceTheProbing',
         initial: 'awaitingProbe',
         on: {
           // Published once proven (healthy.stable), not now: a socket that opens and dies must not wake the fleet.
@@ -224,7 +234,7 @@ export function createEndpointMachine() {
           settling: {
             description:
               'Unproven: the probe opened a socket, but a flapping endpoint opens them too. Other sessions stay on HTTP until it has stayed up minUptimeMs; the failure streak is only forgiven then.',
-            entry: { type: 'answerThePendingProbeIfAny', params: { answer: 'unproven' } },
+            entry: [{ type: 'answerThePendingProbeIfAny', params: { answer: 'unproven' } }, 'announceTheOpenSocket'],
             on: {
               PROBE_REQUESTED: [
                 { guard: 'theAskerOpenedTheUnprovenSocket', actions: 'grantTheUpgrade' },
@@ -235,7 +245,7 @@ export function createEndpointMachine() {
           },
           stable: {
             description: 'Proven: every session may open its own socket, and the backoff has been reset. A fleet report of a failure does not override it.',
-            entry: { type: 'answerThePendingProbeIfAny', params: { answer: 'granted' } },
+            entry: [{ type: 'answerThePendingProbeIfAny', params: { answer: 'granted' } }, 'announceTheRecovery'],
             on: {
               PROBE_REQUESTED: { actions: 'grantTheUpgrade' },
               'FLEET.HEALTH_CHANGED': [
@@ -247,7 +257,7 @@ export function createEndpointMachine() {
         },
       },
       coolingDown: {
-        entry: { type: 'answerThePendingProbeIfAny', params: { answer: 'cooling-down' } },
+        entry: [{ type: 'answerThePendingProbeIfAny', params: { answer: 'cooling-down' } }, 'announceTheCooldown'],
         description: 'An upgrade failed: no session may upgrade until the cooldown ends; turns go over HTTP at once.',
         after: { cooldownDelay: { target: 'probing' } },
         on: {
@@ -257,7 +267,7 @@ export function createEndpointMachine() {
         },
       },
       unsupported: {
-        entry: { type: 'answerThePendingProbeIfAny', params: { answer: 'unsupported' } },
+        entry: [{ type: 'answerThePendingProbeIfAny', params: { answer: 'unsupported' } }, 'announceTheLatch'],
         description: 'The endpoint refused WebSocket (426, 404, 403, …): HTTP is latched until the TTL ends.',
         after: { cooldownDelay: { target: 'probing' } },
         on: {

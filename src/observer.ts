@@ -1,68 +1,66 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import type { EndpointContext } from '../machines/endpoint.js';
-import type { CredentialContext } from '../machines/credential.js';
+import type { EndpointContext, EndpointEmitted } from '../machines/endpoint.js';
+import type { CredentialEmitted } from '../machines/credential.js';
 import type { SessionContext } from '../machines/session.js';
 import type { Clock } from './clock.js';
 import type { ActorKind, ManagerEvents } from './events.js';
-import { humanDuration, type Logger } from './logging.js';
+import type { Logger } from './logging.js';
+import { reportCredentialEvent } from './reports/credential-reports.js';
+import { reportEndpointEvent } from './reports/endpoint-reports.js';
+import type { ReportOutlet } from './reports/report-outlet.js';
 import { statePaths } from './state.js';
-import { reportSessionEvent, type SessionReportSink } from './reports/session-reports.js';
+import { reportSessionEvent } from './reports/session-reports.js';
 import type { SessionEmitted } from '../machines/session-types.js';
-
-/** An actor's `on`, for the events its chart emits. */
-interface EmitterActor<TEmitted> {
-  on(type: '*', handler: (emitted: TEmitted) => void): unknown;
-}
 
 interface Watched {
   readonly kind: ActorKind;
   readonly id: string;
   /** Dotted paths of the active leaves, one per region. */
   paths: string[];
-  /** Suppressed-failure count already reported in a log line (endpoints). */
-  reportedSuppressed: number;
-  /** When the endpoint left `healthy` (for "down for" figures). */
-  unhealthySinceMs: number | undefined;
   /** The event being processed, from inspection (only attached when transitions are listened to). */
   pendingCause: string | undefined;
-  /** When the session's current upgrade started (sessions). */
-  connectingSinceMs?: number;
 }
 
 /**
  * Turns chart transitions into what operators and hosts consume: typed events and one log line
  * per state change of an endpoint or credential (metrics and spans listen to those events:
- * src/telemetry.ts). It observes through xstate's `inspect` hook, so the charts stay free of
- * logging code.
+ * src/telemetry.ts). The endpoint and credential charts emit what changed themselves; their
+ * events are worded in src/reports/, so the charts stay free of logging code.
  */
 export class TransitionObserver {
   private readonly watched = new WeakMap<object, Watched>();
+  /** Where the reports of what the charts emit go: this observer's listener-isolating `emit`, and the logger. */
+  private readonly outlet: ReportOutlet;
 
   constructor(
     private readonly emitter: EventEmitter<ManagerEvents>,
     private readonly logger: Logger,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.outlet = { emit: (event, ...args) => this.emit(event, ...args), logger };
+  }
 
   /**
    * Starts watching an actor; call before `start()` so the first snapshot is seen. Snapshots
    * arrive through a plain subscription (cheap); xstate inspection, which costs an object per
    * action and microstep, is only attached when someone wants `transition` events or an inspector.
+   * What the endpoint and credential charts emit is reported as it is emitted.
    */
   watch(
-    actor: { subscribe(observer: { next(snapshot: unknown): void; error(error: unknown): void }): unknown },
+    actor: { subscribe(observer: { next(snapshot: unknown): void; error(error: unknown): void }): unknown; on(type: '*', handler: (emitted: { type: string }) => void): unknown },
     kind: ActorKind,
     id: string,
     endpointKey?: string,
   ): void {
-    const watched: Watched = { kind, id, paths: [], reportedSuppressed: 0, unhealthySinceMs: undefined, pendingCause: undefined };
+    if (kind === 'endpoint') actor.on('*', (emitted) => reportEndpointEvent(id, emitted as EndpointEmitted, this.outlet));
+    if (kind === 'credential') actor.on('*', (emitted) => reportCredentialEvent(id, emitted as CredentialEmitted, this.outlet));
+    const watched: Watched = { kind, id, paths: [], pendingCause: undefined };
     this.watched.set(actor, watched);
     if (kind === 'session' && endpointKey !== undefined) {
       // The session chart says when an upgrade ended, when its turns moved to HTTP and when they came back.
       const session = { id, endpointKey };
-      const sink = { emit: this.emit.bind(this) as SessionReportSink['emit'], logger: this.logger };
-      (actor as unknown as EmitterActor<SessionEmitted>).on('*', (emitted) => reportSessionEvent(emitted, session, sink));
+      actor.on('*', (emitted) => reportSessionEvent(emitted as SessionEmitted, session, this.outlet));
     }
     actor.subscribe({
       next: (snapshot) => this.onSnapshot(watched, snapshot as { value?: unknown; context?: unknown; status?: string }),
@@ -111,68 +109,8 @@ export class TransitionObserver {
       const endpoint = context as EndpointContext;
       const failure = endpoint.lastFailure;
       if (this.emitter.listenerCount('transition') > 0) this.emit('transition', { actor: 'endpoint', id: watched.id, from, to, cause, atMs, ...(failure && to !== 'healthy.settling' ? { failure } : {}) });
-      this.onEndpointTransition(watched, from, to, endpoint, atMs);
     } else {
-      const credential = context as CredentialContext;
       if (this.emitter.listenerCount('transition') > 0) this.emit('transition', { actor: 'credential', id: watched.id, from, to, cause, atMs });
-      this.onCredentialTransition(watched, to, credential);
-    }
-  }
-
-  private onEndpointTransition(watched: Watched, from: string, to: string, context: EndpointContext, atMs: number): void {
-    const base = { endpointKey: context.endpointKey, consecutiveFailures: context.consecutiveFailures };
-    const suppressed = context.suppressedFailures - watched.reportedSuppressed;
-    watched.reportedSuppressed = context.suppressedFailures;
-    const alsoSuppressed = suppressed > 0 ? ` (${suppressed} more failure${suppressed === 1 ? '' : 's'} of upgrades already in flight were counted, not logged)` : '';
-    if (to === 'coolingDown') {
-      watched.unhealthySinceMs ??= atMs;
-      const untilMs = context.cooldownUntilMs ?? atMs;
-      const cooldownMs = untilMs - (context.cooldownStartedAtMs ?? atMs);
-      const failure = context.lastFailure;
-      if (failure === undefined) {
-        // No failure seen here: the shared store refused the claim (another process probes, or
-        // its probe failed) or the fleet pushed its cooldown. Only the process that saw the
-        // failure warns, so a fleet logs one warn line per failure, not one per process.
-        this.logger.info(
-          { ...base, cooldownMs, nextProbeAtMs: untilMs },
-          `WebSocket to ${context.endpointKey}: another gateway process holds its probe or reported it failing; turns go over HTTP; next probe in ${humanDuration(cooldownMs)} at ${new Date(untilMs).toISOString()}`,
-        );
-        return;
-      }
-      this.logger.warn(
-        { ...base, failureClass: failure.class, code: failure.code, cooldownMs, nextProbeAtMs: untilMs, suppressedFailures: suppressed },
-        `WebSocket to ${context.endpointKey} unavailable (${failure.summary}); turns go over HTTP; next probe in ${humanDuration(cooldownMs)} at ${new Date(untilMs).toISOString()}${alsoSuppressed}`,
-      );
-    } else if (to === 'unsupported') {
-      watched.unhealthySinceMs ??= atMs;
-      const untilMs = context.cooldownUntilMs ?? atMs;
-      this.logger.warn(
-        { ...base, failureClass: 'unsupported', code: context.lastFailure?.code, nextProbeAtMs: untilMs },
-        `WebSocket refused by ${context.endpointKey} (${context.lastFailure?.summary ?? 'unsupported'}); HTTP latched for ${humanDuration(untilMs - atMs)}`,
-      );
-    } else if (to === 'healthy.stable') {
-      // Only a socket that stayed up minUptimeMs proves recovery: a flapping endpoint opens
-      // and dies at once, and must not print "works again" every cycle.
-      if (watched.unhealthySinceMs !== undefined) {
-        const downForMs = atMs - watched.unhealthySinceMs;
-        this.logger.info({ ...base, downForMs }, `WebSocket to ${context.endpointKey} works again after ${humanDuration(downForMs)}${alsoSuppressed}`);
-        this.emit('recovered', { actor: 'endpoint', id: watched.id, endpointKey: context.endpointKey, downForMs });
-        watched.unhealthySinceMs = undefined;
-      }
-    } else if (to === 'probing.awaitingProbe' && (from === 'coolingDown' || from === 'unsupported')) {
-      this.logger.debug(base, `cooldown of ${context.endpointKey} over: the next turn probes the WebSocket`);
-    }
-  }
-
-  private onCredentialTransition(watched: Watched, to: string, context: CredentialContext): void {
-    if (to === 'reauthRequired') {
-      const summary = context.lastFailureSummary ?? 'sign-in required';
-      this.logger.error({ credentialId: watched.id }, `credentials ${watched.id}: ${summary}`);
-      this.emit('reauth-required', { credentialId: watched.id, summary });
-    } else if (to === 'retrying') {
-      this.logger.warn({ credentialId: watched.id, retryInMs: context.retryDelayMs }, `credentials ${watched.id}: ${context.lastFailureSummary ?? 'refresh failed'}; retrying in ${humanDuration(context.retryDelayMs)}`);
-    } else if (to === 'refreshing') {
-      this.logger.debug({ credentialId: watched.id }, `credentials ${watched.id}: refreshing`);
     }
   }
 }

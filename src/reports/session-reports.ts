@@ -1,19 +1,12 @@
 import type { SessionEmitted } from '../../machines/session-types.js';
-import type { ManagerEvents } from '../events.js';
-import type { Logger } from '../logging.js';
-
-/** Where a session's reports go: the manager's listener-isolating emit and its logger. */
-export interface SessionReportSink {
-  emit<T extends keyof ManagerEvents>(event: T, ...args: Parameters<ManagerEvents[T]>): void;
-  readonly logger: Logger;
-}
+import type { ReportOutlet } from './report-outlet.js';
 
 /**
  * Turns what a session chart emits into the manager's `upgrade`, `fallback` and `recovered`
  * events. The chart decides when each happens (once per stay on HTTP, never for a release
  * mid-upgrade); this only names the session and endpoint.
  */
-export function reportSessionEvent(emitted: SessionEmitted, session: { readonly id: string; readonly endpointKey: string }, sink: SessionReportSink): void {
+export function reportSessionEvent(emitted: SessionEmitted, session: { readonly id: string; readonly endpointKey: string }, sink: ReportOutlet): void {
   const base = { sessionId: session.id, endpointKey: session.endpointKey };
   switch (emitted.type) {
     case 'session.upgrade':

@@ -181,6 +181,8 @@ interface Tracked {
   lastTurn: SessionSummary['lastTurn'];
   lastFailure: string | undefined;
   lastLive: SessionSummary['lastLive'];
+  /** The state of a session's turn chart (its child `turn`), e.g. `streaming`. */
+  turnState?: string;
 }
 
 /** A change to send: actors that changed, timeline entries that were added, actors that went. */
@@ -273,6 +275,36 @@ export class InspectorModel {
       cause: causeOf(e, before, after),
       untilMs: num(e.untilMs),
       value: after.value,
+      detail: detailOf(e),
+    });
+  }
+
+  /**
+   * Records a sanitized snapshot of a session's turn chart (the session chart's child `turn`): the
+   * session's view shows the turn's state, and the timeline the event under the session's name.
+   */
+  turnSnapshot(sessionKey: string, event: unknown, snapshot: unknown): TimelineEntry | undefined {
+    const tracked = this.actors.get(sessionKey);
+    if (!tracked) return undefined;
+    const before = tracked.turnState;
+    const after = pathsOf(asObject(snapshot)?.value)[0];
+    tracked.turnState = after;
+    const view = tracked.view;
+    tracked.view = this.viewOf(view.kind, view.id, view.sessionId, view.chart, { value: view.value, status: view.status, context: view.context }, tracked);
+    this.pending.actors.add(sessionKey);
+    const e = asObject(event) ?? {};
+    const type = str(e.type) ?? '(unknown)';
+    const turnPath = (state: string | undefined): string[] => (state === undefined ? [] : [`turn.${state}`]);
+    return this.append({
+      atMs: this.now(),
+      actor: sessionKey,
+      event: readableEvent(type),
+      from: turnPath(before),
+      to: turnPath(after),
+      changed: before !== after,
+      cause: causeOf(e, view, tracked.view),
+      untilMs: num(e.untilMs),
+      value: view.value,
       detail: detailOf(e),
     });
   }
@@ -374,7 +406,7 @@ export class InspectorModel {
       const c = context ?? {};
       const released = status !== 'active';
       const connection = released ? 'released' : (paths.find((p) => p.startsWith('active.connection.')) ?? '').replace(/^active\.connection\./, '');
-      const turn = released ? 'released' : (paths.find((p) => p.startsWith('active.turn.')) ?? '').replace(/^active\.turn\./, '');
+      const turn = released ? 'released' : (tracked.turnState ?? 'idle');
       const transport = connection === 'socket.open' ? 'websocket' : 'http';
       const onSocket = connection === 'socket.open';
       if (!released && connection !== '') tracked.lastLive = { connection, transport, httpReason: onSocket ? undefined : str(c.httpReason) };

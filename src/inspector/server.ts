@@ -208,6 +208,16 @@ export async function startInspector(manager: InspectableManager, options: Inspe
     if (closed || event.type !== '@xstate.snapshot') return;
     const ref = event.actorRef as unknown as SanitizedActorRef;
     if (typeof ref?.sessionId !== 'string') return;
+    const parent = ref._parent;
+    if (parent !== undefined && ref.id === 'turn' && typeof parent.sessionId === 'string') {
+      // A session's turn chart: shown with its session.
+      const sessionKey = model.keyOfSession(parent.sessionId) ?? discover(parent);
+      if (!sessionKey) return;
+      const set = secrets();
+      model.turnSnapshot(sessionKey, sanitizeValue(event.event, set), sanitizeValue(event.snapshot, set));
+      scheduleFlush();
+      return;
+    }
     const key = model.keyOfSession(ref.sessionId) ?? discover(ref);
     if (!key) return;
     // The manager already sanitized the event; extra secrets (options.secrets, the inspector's own token) are scrubbed here.

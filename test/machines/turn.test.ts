@@ -249,9 +249,8 @@ describe('an HTTP verdict is kept only while it holds (issue 12)', () => {
     const epoch = h.healthEpoch;
     h.endpoint.send({ type: 'RESET', atMs: h.now() });
     expect(h.endpoint.getSnapshot().value).toEqual({ probing: 'awaitingProbe' });
-    // TODO(health.changed): the endpoint chart does not emit `health.changed` yet (another branch adds
-    // it); until then count the reset here, as the manager will. Remove the bump once it does.
-    if (h.healthEpoch === epoch) h.healthEpoch++;
+    // The endpoint chart said so (`health.changed`), and the harness counted it as the manager does.
+    expect(h.healthEpoch).toBeGreaterThan(epoch);
     const events = counter.during(() => driver.requestTurn(0));
     expect(events).toContainEqual({ chart: 'session', type: 'TRANSPORT.WANTED' });
     expect(events).toContainEqual({ chart: 'endpoint', type: 'PROBE_REQUESTED' });
@@ -292,25 +291,10 @@ describe('an HTTP verdict is kept only while it holds (issue 12)', () => {
   });
 });
 
-/**
- * Whether the credential chart tells the manager of a refused refresh (`credential.changed`, which
- * the manager counts into the health epoch). Another branch adds the emit; until it is merged the
- * epoch cannot change on a sign-in, and the test below cannot hold.
- */
-function aRefusedRefreshChangesTheEpoch(): boolean {
-  const h = new ChartHarness(DEFAULT_POLICY);
-  h.credential.send({ type: 'REJECTED', session: h.session('probe'), generation: 1 });
-  h.refreshes[0]!.reject({ status: 401, errorCode: 'refresh_token_reused' });
-  const changed = h.healthEpoch > 0;
-  h.stop();
-  return changed;
-}
-
 describe('an HTTP verdict and sign-in required elsewhere (issue 12)', () => {
-  // TODO(credential.changed): skipped until the credential chart emits `credential.changed` (another
-  // branch); it runs by itself once that is merged. Do not weaken it: without the epoch, a session
-  // holding a cooldown verdict sends its turns over HTTP with a token known to be refused.
-  test.skipIf(!aRefusedRefreshChangesTheEpoch())(
+  // Without the epoch (the credential chart's `credential.changed`), a session holding a cooldown
+  // verdict would send its turns over HTTP with a token known to be refused.
+  test(
     'a session holding a cooldown verdict asks again once another session\'s refresh was refused: its turn is refused, not sent',
     () => {
       const driver = new Driver({ policy: DEFAULT_POLICY, sessions: 2 });

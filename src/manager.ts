@@ -4,7 +4,11 @@ import { createEndpointMachine, type EndpointContext, type ProbeRecord } from '.
 import type { Failure } from '../machines/failure.js';
 import { createSessionMachine } from '../machines/session.js';
 import type { CredentialSource } from './auth/credential-source.js';
-import { createCredentialActor, createCredentialRuntime, type CredentialRuntime } from './auth/credential-runtime.js';
+import { createCredentialActor } from './auth/credential-actor.js';
+import { createCredentialRuntime, type CredentialRuntime } from './auth/credential-runtime.js';
+import type { EndpointHandle, EndpointState } from './endpoint-state.js';
+
+export type { EndpointHandle, EndpointState } from './endpoint-state.js';
 import { staticToken } from './auth/static-token.js';
 import { systemClock, type Clock } from './clock.js';
 import { checkEndpoints, type EndpointConfig } from './config.js';
@@ -13,7 +17,7 @@ import type { ManagerEvents } from './events.js';
 import { checkLogger, type Logger } from './logging.js';
 import { attachTelemetry } from './telemetry.js';
 import { TransitionObserver } from './observer.js';
-import { checkManagerOptions, resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
+import { checkManagerOptions, MANAGER_OPTION_KEYS, resolvePolicy, type PolicyOptions, type RuntimePolicy } from './options.js';
 import { Session } from './session.js';
 import type { SessionActor } from './turn-runner.js';
 import { statePaths } from './state.js';
@@ -46,30 +50,6 @@ export interface SessionManagerOptions {
   clock?: Clock;
   /** Seed for the cooldown jitter. Default: random. Set it for reproducible runs. */
   jitterSeed?: number;
-}
-
-/** What `manager.endpoint(key).state` tells. */
-export interface EndpointState {
-  /** `probing` (half-open), `healthy`, `cooling-down`, `unsupported` or `stopped`. */
-  readonly status: 'probing' | 'healthy' | 'cooling-down' | 'unsupported' | 'stopped';
-  /** The chart's state path, e.g. `probing.probeInFlight`. */
-  readonly path: string;
-  /** When the cooldown or latch ends, in ms on the manager's clock. */
-  readonly cooldownUntilMs: number | undefined;
-  readonly consecutiveFailures: number;
-  readonly lastFailure: Failure | undefined;
-  /** Upgrade attempts the endpoint granted. */
-  readonly probesGranted: number;
-  /** The last probes and their outcomes, oldest first. */
-  readonly history: readonly ProbeRecord[];
-}
-
-/** A handle on one endpoint's shared health. */
-export interface EndpointHandle {
-  readonly key: string;
-  readonly state: EndpointState;
-  /** Forget the failures and probe again on the next turn (after an operator fixed something). */
-  reset(): void;
 }
 
 interface SessionEntry {
@@ -106,6 +86,9 @@ interface CredentialEntry {
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
   return new SessionManager(options);
 }
+
+// The option table of src/options.ts must name every option declared here (the compiler checks).
+MANAGER_OPTION_KEYS satisfies Record<keyof SessionManagerOptions, true>;
 
 /** See {@link createSessionManager}. */
 export class SessionManager extends EventEmitter<ManagerEvents> {

@@ -3,7 +3,6 @@ import { DEFAULT_POLICY, type Policy } from '../machines/policy.js';
 import type { BackoffOptions } from '../machines/backoff.js';
 import type { Clock } from './clock.js';
 import { ConfigError } from './errors.js';
-import type { SessionManagerOptions } from './manager.js';
 import type { CoordinationStore } from './stores/store.js';
 import { didYouMean, describeValue, isPlainObject } from './config-check.js';
 
@@ -171,7 +170,8 @@ export function resolvePolicy(options: PolicyOptions | undefined): RuntimePolicy
 }
 
 /** The top-level options `createSessionManager` knows; a key added to its options type must be added here (the compiler says so). */
-const MANAGER_OPTION_KEYS = {
+/** The options `createSessionManager` takes; src/manager.ts checks that it names every one. @internal */
+export const MANAGER_OPTION_KEYS = {
   endpoints: true,
   policy: true,
   logger: true,
@@ -179,7 +179,7 @@ const MANAGER_OPTION_KEYS = {
   inspect: true,
   clock: true,
   jitterSeed: true,
-} as const satisfies Record<keyof SessionManagerOptions, true>;
+} as const;
 
 const STORE_METHODS = { claimProbe: 'required', publishHealth: 'required', releaseProbe: 'optional', subscribe: 'optional', close: 'optional' } as const satisfies Record<keyof CoordinationStore, 'required' | 'optional'>;
 const CLOCK_METHODS = { now: 'required', setTimeout: 'required', clearTimeout: 'required' } as const satisfies Record<keyof Clock, 'required'>;
@@ -208,7 +208,7 @@ export function checkManagerOptions(options: unknown): void {
     const hint = didYouMean(key, Object.keys(MANAGER_OPTION_KEYS));
     throw new ConfigError(key, `unknown option${hint ? `; did you mean ${hint}?` : ''} (createSessionManager takes ${Object.keys(MANAGER_OPTION_KEYS).join(', ')})`);
   }
-  const { store, clock, inspect, jitterSeed } = options as Partial<Record<keyof SessionManagerOptions, unknown>>;
+  const { store, clock, inspect, jitterSeed } = options as Partial<Record<keyof typeof MANAGER_OPTION_KEYS, unknown>>;
   if (store !== undefined) checkMethods('store', store, STORE_METHODS, 'a CoordinationStore (memoryStore(), redisStore({ client }) or your own with claimProbe() and publishHealth())');
   if (clock !== undefined) {
     checkMethods('clock', clock, CLOCK_METHODS, 'a Clock with now(), setTimeout() and clearTimeout() (e.g. xstate\'s SimulatedClock)');

@@ -1,11 +1,18 @@
 import type { ManagerEvents } from './events.js';
-import type { SessionManager } from './manager.js';
+import type { EventEmitter } from 'eventemitter3';
+import type { Clock } from './clock.js';
+import type { EndpointHandle } from './endpoint-state.js';
 import { TelemetryMetrics } from './metrics.js';
 import { hostOf, otelApi } from './telemetry-api.js';
 import { TurnTracing } from './tracing.js';
 
 /** What telemetry needs from a session manager: its public events and state. */
-export type TelemetrySource = Pick<SessionManager, 'on' | 'off' | 'clock' | 'endpointKeys' | 'sessionIds' | 'endpoint'>;
+export interface TelemetrySource extends Pick<EventEmitter<ManagerEvents>, 'on' | 'off'> {
+  readonly clock: Clock;
+  readonly endpointKeys: string[];
+  readonly sessionIds: string[];
+  endpoint(endpointKey: string): EndpointHandle;
+}
 
 /**
  * Metrics and turn spans for a manager, built as a listener of its public events (`turn`,

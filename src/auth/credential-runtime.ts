@@ -5,7 +5,6 @@ import { RefreshError, refreshErrorFrom, type CredentialSource } from './credent
 import { scrubError } from '../secrets.js';
 
 // The session manager imports both halves of the glue from here.
-export { createCredentialActor, type CredentialActor, type CredentialActorOptions } from './credential-actor.js';
 
 /** Options of {@link createCredentialRuntime}. */
 export interface CredentialRuntimeOptions {

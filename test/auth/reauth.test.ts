@@ -1,7 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuthEvent } from '../../src/auth/auth-events.js';
-import { createCredentialActor, createCredentialRuntime } from '../../src/auth/credential-runtime.js';
+import { createCredentialActor } from '../../src/auth/credential-actor.js';
+import { createCredentialRuntime } from '../../src/auth/credential-runtime.js';
 import { fileCredentialStore } from '../../src/auth/file-store.js';
 import { oauthRefreshSource } from '../../src/auth/oauth-refresh.js';
 import { fakeSessions, signedInFile } from './support/fixture.js';

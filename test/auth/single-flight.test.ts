@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCredentialActor, createCredentialRuntime } from '../../src/auth/credential-runtime.js';
+import { createCredentialActor } from '../../src/auth/credential-actor.js';
+import { createCredentialRuntime } from '../../src/auth/credential-runtime.js';
 import { fileCredentialStore } from '../../src/auth/file-store.js';
 import { oauthRefreshSource } from '../../src/auth/oauth-refresh.js';
 import { staticToken } from '../../src/auth/static-token.js';

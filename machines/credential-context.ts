@@ -54,12 +54,13 @@ export function transientFailureAfter(context: CredentialContext, error: unknown
 
 /**
  * What a session waiting for the first token is told once the read ends. Each gets the reply its
- * state understands: a PEEK never waits for a refresh, so it only hears usable or sign-in.
+ * state understands: a PEEK never waits for a refresh, so a token read hears usable, and a read
+ * that failed hears "refresh failed" (HTTP, and no upgrade with a token nobody has).
  */
 export function loadWaiterReply(context: CredentialContext, asked: LoadWaiter['asked'], outcome: 'loaded' | 'permanent' | 'transient'): CredentialReply {
   const summary = context.lastFailureSummary ?? 'the credentials could not be read';
   if (outcome === 'permanent') return { type: 'CREDENTIAL.REAUTH_REQUIRED', summary };
-  if (outcome === 'loaded' || asked === 'PEEK') {
+  if (outcome === 'loaded') {
     return asked === 'REJECTED' ? { type: 'CREDENTIAL.REFRESHED', generation: context.generation } : { type: 'CREDENTIAL.USABLE', generation: context.generation };
   }
   return { type: 'CREDENTIAL.REFRESH_FAILED', summary };

@@ -148,9 +148,19 @@ export function createSessionMachine() {
               idle: {
                 description: 'No socket. A turn that needs one asks whether it may upgrade.',
                 on: {
-                  'TRANSPORT.WANTED': { target: 'requestingPermission', actions: ['noteTheTime', 'startAFreshUpgradeAttempt'] },
+                  'TRANSPORT.WANTED': { target: 'peekingBeforeAsking', actions: ['noteTheTime', 'startAFreshUpgradeAttempt'] },
                   // A turn's refresh (after an in-stream 401) ended in sign-in required: so does the connection.
                   'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired' },
+                },
+              },
+              peekingBeforeAsking: {
+                description: 'Is sign-in required? Answered at once, so a turn is refused at once rather than waiting on the endpoint (or its shared store).',
+                entry: 'peekWhetherSignInIsRequired',
+                on: {
+                  'CREDENTIAL.USABLE': { target: 'requestingPermission' },
+                  'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired' },
+                  // The first token could not be read: no upgrade, HTTP (where the turn meets the same problem).
+                  'CREDENTIAL.REFRESH_FAILED': { target: 'fallback', actions: 'stayOnHttpAfterTheRefreshFailed' },
                 },
               },
               requestingPermission: {
@@ -254,7 +264,7 @@ export function createSessionMachine() {
                 description: 'Turns go over HTTP. The endpoint holds the cooldown; the turn chart knows until when, and asks again after it.',
                 entry: ['announceTheMoveToHttp', { type: 'tellTheTurn', params: { view: 'http' } }],
                 on: {
-                  'TRANSPORT.WANTED': { target: 'requestingPermission', actions: ['noteTheTime', 'startAFreshUpgradeAttempt'] },
+                  'TRANSPORT.WANTED': { target: 'peekingBeforeAsking', actions: ['noteTheTime', 'startAFreshUpgradeAttempt'] },
                   'CREDENTIAL.REAUTH_REQUIRED': { target: 'reauthRequired' },
                 },
               },

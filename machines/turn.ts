@@ -73,6 +73,26 @@ export function createTurnMachine() {
         };
         return { turn };
       }),
+      // The steady turn's one assign (time, turn, transport): a turn on a known transport costs the chart little.
+      openTheTurnOn: assign(({ context, event }, params: { transport: TransportKind }) => {
+        if (event.type !== 'TURN_REQUESTED') return {};
+        const view = context.connection;
+        const turn: TurnContext = {
+          id: event.turnId,
+          requestedAtMs: event.atMs,
+          healthEpoch: event.healthEpoch,
+          transport: params.transport,
+          attempt: 1,
+          switchedToHttp: false,
+          authRetried: false,
+          httpReason: params.transport === 'http' && view.kind === 'http' ? view.reason : undefined,
+          attemptFailure: undefined,
+          failedAfterFirstEvent: false,
+          failedOutcomeKind: undefined,
+          failedGeneration: 0,
+        };
+        return { nowMs: Math.max(context.nowMs, event.atMs), turn };
+      }),
       askTheConnectionForATransport: enqueueActions(({ enqueue, context }) => {
         // Forget the view this turn could not use, so only the connection's answer decides.
         enqueue.assign({ connection: { kind: 'none' } satisfies ConnectionView });
@@ -131,8 +151,9 @@ export function createTurnMachine() {
       }),
       // The connection must hear it too: it refuses the next turns until someone signs in.
       tellTheConnectionSignInIsRequired: sendParent(({ event }) => event),
-      endTheTurn: enqueueActions(({ enqueue, context, event }, params: { as: 'completed' | 'failed' | 'cancelled' | 'refused' }) => {
+      closeTheTurn: assign(({ context, event }, params: { as: 'completed' | 'failed' | 'cancelled' | 'refused' }) => {
         const turn = context.turn;
+        const nowMs = 'atMs' in event && typeof event.atMs === 'number' ? Math.max(context.nowMs, event.atMs) : context.nowMs;
         let result: TurnResult | undefined;
         if (params.as === 'completed') result = ended(turn, 'completed');
         else if (params.as === 'cancelled') result = ended(turn, 'failed', ABORTED);
@@ -142,10 +163,9 @@ export function createTurnMachine() {
         } else if (event.type === 'CREDENTIAL.REAUTH_REQUIRED') result = ended(turn, 'failed', { class: 'auth', summary: event.summary, code: 'reauth-required' });
         else if (event.type === 'CREDENTIAL.REFRESH_FAILED') result = ended(turn, 'failed', { ...AUTH_REFRESH_FAILED, summary: event.summary });
         else result = ended(turn, 'failed', turn?.attemptFailure ?? AUTH_REFRESH_FAILED);
-        if (!result) return;
-        enqueue.assign({ turn: undefined, lastTurn: result });
-        enqueue.emit({ type: 'turn.ended', result } satisfies TurnEmitted);
+        return { nowMs, turn: undefined, lastTurn: result ?? context.lastTurn };
       }),
+      announceTheEnd: emit(({ context }): TurnEmitted => ({ type: 'turn.ended', result: context.lastTurn! })),
     },
     guards: {
       theSocketIsOpen: ({ context }) => context.connection.kind === 'websocket',
@@ -198,8 +218,8 @@ export function createTurnMachine() {
         description: 'No turn in progress.',
         on: {
           TURN_REQUESTED: [
-            { guard: 'theSocketIsOpen', target: 'streaming', actions: ['noteTheTime', 'openTheTurn', { type: 'sendTheTurnOver', params: { transport: 'websocket' } }] },
-            { guard: 'theHttpVerdictStillHolds', target: 'streaming', actions: ['noteTheTime', 'openTheTurn', { type: 'sendTheTurnOver', params: { transport: 'http' } }] },
+            { guard: 'theSocketIsOpen', target: 'streaming', actions: { type: 'openTheTurnOn', params: { transport: 'websocket' } } },
+            { guard: 'theHttpVerdictStillHolds', target: 'streaming', actions: { type: 'openTheTurnOn', params: { transport: 'http' } } },
             { guard: 'anUpgradeIsInFlight', target: 'awaitingTransport', actions: ['noteTheTime', 'openTheTurn'] },
             { target: 'awaitingTransport', actions: ['noteTheTime', 'openTheTurn', 'askTheConnectionForATransport'] },
           ],
@@ -210,17 +230,17 @@ export function createTurnMachine() {
         always: [
           { guard: 'theSocketIsOpen', target: 'streaming', actions: { type: 'sendTheTurnOver', params: { transport: 'websocket' } } },
           { guard: 'theConnectionSaysHttp', target: 'streaming', actions: { type: 'sendTheTurnOver', params: { transport: 'http' } } },
-          { guard: 'theConnectionSaysSignIn', target: 'idle', actions: { type: 'endTheTurn', params: { as: 'refused' } } },
+          { guard: 'theConnectionSaysSignIn', target: 'idle', actions: [{ type: 'closeTheTurn', params: { as: 'refused' } }, 'announceTheEnd'] },
         ],
         after: { upgradeBudget: { target: 'streaming', actions: { type: 'sendTheTurnOver', params: { transport: 'http', budgetSpent: true } } } },
-        on: { TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', { type: 'endTheTurn', params: { as: 'cancelled' } }] } },
+        on: { TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: [{ type: 'closeTheTurn', params: { as: 'cancelled' } }, 'announceTheEnd'] } },
       },
       streaming: {
         description: 'The facade streams on the assigned transport and reports the end or a failed send.',
         entry: 'announceTheSend',
         on: {
-          TURN_COMPLETED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', { type: 'endTheTurn', params: { as: 'completed' } }] },
-          TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', { type: 'endTheTurn', params: { as: 'cancelled' } }] },
+          TURN_COMPLETED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: [{ type: 'closeTheTurn', params: { as: 'completed' } }, 'announceTheEnd'] },
+          TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: [{ type: 'closeTheTurn', params: { as: 'cancelled' } }, 'announceTheEnd'] },
           TURN_FAILED: { guard: 'theEventIsForThisTurn', target: 'judgingTheFailure', actions: ['noteTheTime', 'judgeTheFailedSend'] },
         },
       },
@@ -230,17 +250,17 @@ export function createTurnMachine() {
           { guard: 'theTurnCanMoveToHttp', target: 'streaming', actions: 'switchTheTurnToHttp' },
           { guard: and(['theSocketsTokenWasRefused', 'theTurnMayRefreshOnce']), target: 'refreshingCredentials', actions: ['condemnTheSocket', 'askForANewToken'] },
           { guard: 'theTurnMayRefreshOnce', target: 'refreshingCredentials', actions: 'askForANewToken' },
-          { guard: 'theSocketsTokenWasRefused', target: 'idle', actions: ['condemnTheSocket', { type: 'endTheTurn', params: { as: 'failed' } }] },
-          { target: 'idle', actions: { type: 'endTheTurn', params: { as: 'failed' } } },
+          { guard: 'theSocketsTokenWasRefused', target: 'idle', actions: ['condemnTheSocket', { type: 'closeTheTurn', params: { as: 'failed' } }, 'announceTheEnd'] },
+          { target: 'idle', actions: [{ type: 'closeTheTurn', params: { as: 'failed' } }, 'announceTheEnd'] },
         ],
       },
       refreshingCredentials: {
         description: 'The request answered 401: wait for the single-flight refresh, then send it once more.',
         on: {
           'CREDENTIAL.REFRESHED': { target: 'streaming', actions: ['noteTheTime', 'sendTheTurnAgainWithTheNewToken'] },
-          'CREDENTIAL.REFRESH_FAILED': { target: 'idle', actions: { type: 'endTheTurn', params: { as: 'failed' } } },
-          'CREDENTIAL.REAUTH_REQUIRED': { target: 'idle', actions: ['tellTheConnectionSignInIsRequired', { type: 'endTheTurn', params: { as: 'failed' } }] },
-          TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['noteTheTime', 'leaveTheRefreshWaiters', { type: 'endTheTurn', params: { as: 'cancelled' } }] },
+          'CREDENTIAL.REFRESH_FAILED': { target: 'idle', actions: [{ type: 'closeTheTurn', params: { as: 'failed' } }, 'announceTheEnd'] },
+          'CREDENTIAL.REAUTH_REQUIRED': { target: 'idle', actions: ['tellTheConnectionSignInIsRequired', { type: 'closeTheTurn', params: { as: 'failed' } }, 'announceTheEnd'] },
+          TURN_CANCELLED: { guard: 'theEventIsForThisTurn', target: 'idle', actions: ['leaveTheRefreshWaiters', { type: 'closeTheTurn', params: { as: 'cancelled' } }, 'announceTheEnd'] },
         },
       },
     },

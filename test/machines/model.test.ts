@@ -774,6 +774,46 @@ describe('a scripted tour of the remaining transitions', () => {
     h.stop();
   });
 
+  test('sign-in required while a turn waits on the shared store: denied, the session peeks, and the turn is refused', () => {
+    const driver = driverFor(DEFAULT_POLICY, 2, { sharedStore: true });
+    const h = driver.harness;
+    const waiting = driver.requestTurn(0)!;
+    expect(connectionOf(driver.session(0))).toBe('requestingPermission');
+    expect(h.endpoint.getSnapshot().value).toEqual({ probing: 'claiming' });
+    // Meanwhile another session's request is refused and so is the refresh: sign-in required.
+    h.credential.send({ type: 'REJECTED', session: driver.session(1), generation: 1 });
+    driver.settleRefresh('reused');
+    expect(h.credential.getSnapshot().value).toBe('reauthRequired');
+    h.claims[0]!.resolve({ granted: false, untilMs: h.now() + 30_000, reason: 'cooling-down' });
+    expect(connectionOf(driver.session(0))).toBe('reauthRequired');
+    expect(driver.turns.get(waiting)!.transports).toEqual([]);
+    expect(driver.turns.get(waiting)!.endings).toMatchObject([{ result: 'failed', failure: { code: 'reauth-required' } }]);
+    h.stop();
+  });
+
+  test('sign-in required: a new session\'s turn is refused at once, without asking the endpoint or its store', () => {
+    const driver = driverFor(DEFAULT_POLICY, 2, { sharedStore: true });
+    const h = driver.harness;
+    h.credential.send({ type: 'REJECTED', session: driver.session(1), generation: 1 });
+    driver.settleRefresh('reused');
+    const refused = driver.requestTurn(0)!;
+    expect(h.claims).toHaveLength(0);
+    expect(driver.turns.get(refused)!.endings).toMatchObject([{ result: 'failed', failure: { code: 'reauth-required' } }]);
+    expect(connectionOf(driver.session(0))).toBe('reauthRequired');
+    h.stop();
+  });
+
+  test('a check before any token was read starts the read (the chart-wide CHECK)', () => {
+    const driver = driverFor(DEFAULT_POLICY, 1, { credential: { generation: 0 } });
+    const h = driver.harness;
+    h.credential.send({ type: 'CHECK', session: driver.session(0) });
+    expect(h.credential.getSnapshot().value).toBe('loading');
+    expect(h.loads).toHaveLength(1);
+    h.loads[0]!.resolve({ generation: 1, atMs: h.now() });
+    expect(h.credential.getSnapshot().context.generation).toBe(1);
+    h.stop();
+  });
+
   test('a refresh that succeeds resumes the waiting connection and turn; a stale rejection after it is answered at once', () => {
     const driver = driverFor(DEFAULT_POLICY, 2);
     const h = driver.harness;

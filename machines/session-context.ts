@@ -53,6 +53,6 @@ export function initialSessionContext(input: SessionInput): SessionContext {
     lastFailure: undefined,
     socketFailure: undefined,
     signInReason: undefined,
-    onHttpSinceMs: undefined,
+    onHttpSinceMs: input.onHttpSinceMs,
   };
 }

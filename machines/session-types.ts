@@ -155,6 +155,11 @@ export interface SessionInput {
   readonly upgradeBudgetMs: number;
   /** Current time at creation, in ms on the manager's clock. */
   readonly atMs: number;
+  /**
+   * Since when the session's turns go over HTTP, when its previous charts were stopped while it
+   * was idle: carried over so operators hear one `fallback` per stay on HTTP and its `recovered`.
+   */
+  readonly onHttpSinceMs?: number;
 }
 
 /** Input of the turn chart (given by the session chart). */

@@ -172,7 +172,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   }
 
   /** Creates, watches and starts a session's chart: on its first turn, so idle sessions cost no actor. */
-  private startSessionChart(sessionId: string): SessionActor {
+  private startSessionChart(sessionId: string, carried?: { readonly onHttpSinceMs?: number }): SessionActor {
     const entry = this.sessions.get(sessionId);
     if (!entry) throw new ClosedError(`session ${sessionId} was released`);
     if (entry.actor) return entry.actor;
@@ -188,12 +188,40 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
         upgradeTimeoutMs: this.policy.upgradeTimeoutMs,
         upgradeBudgetMs: this.policy.upgradeBudgetMs,
         atMs: this.clock.now(),
+        ...(carried?.onHttpSinceMs !== undefined ? { onHttpSinceMs: carried.onHttpSinceMs } : {}),
       },
     });
     this.observer.watch(actor, 'session', sessionId, endpoint.key);
     entry.actor = actor;
     actor.start();
+    this.scheduleIdleSweep();
     return actor;
+  }
+
+  private idleSweep: unknown;
+
+  /**
+   * Stops the charts of sessions idle for `idleChartsStopAfterMs` (no turn, no socket): one
+   * timer for the manager, armed while some session has charts. Not while an inspector is
+   * attached: it shows every live chart, and would show stopped ones as released.
+   */
+  private scheduleIdleSweep(): void {
+    const afterMs = this.policy.idleChartsStopAfterMs;
+    if (afterMs === 0 || this.idleSweep !== undefined || this.closed) return;
+    this.idleSweep = this.clock.setTimeout(() => {
+      this.idleSweep = undefined;
+      if (this.closed) return;
+      let running = 0;
+      if (this.inspectors.size === 0) {
+        const idleSinceMs = this.clock.now() - afterMs;
+        for (const entry of this.sessions.values()) {
+          if (entry.actor === undefined) continue;
+          if (entry.session.stopChartsIfIdle(idleSinceMs, (chart) => this.observer.forget(chart))) entry.actor = undefined;
+          else running++;
+        }
+      } else running = 1;
+      if (running > 0) this.scheduleIdleSweep();
+    }, afterMs);
   }
 
   /** Closes the session's socket and forgets it; the endpoint keeps its health (and cooldown). */
@@ -287,6 +315,8 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.idleSweep !== undefined) this.clock.clearTimeout(this.idleSweep as never);
+    this.idleSweep = undefined;
     for (const id of [...this.sessions.keys()]) this.release(id);
     for (const entry of this.endpoints.values()) {
       entry.actor.send({ type: 'STOP' });
@@ -448,7 +478,7 @@ export class SessionManager extends EventEmitter<ManagerEvents> {
       },
       protocolFor: (endpointKey) => manager.endpointEntry(endpointKey).protocol,
       healthEpoch: (endpointKey) => manager.endpointEntry(endpointKey).healthEpoch,
-      startChart: (sessionId) => manager.startSessionChart(sessionId),
+      startChart: (sessionId, carried) => manager.startSessionChart(sessionId, carried),
       secrets: () => manager.secretSet(manager.redactionSecrets()),
       turnEnded(event) {
         manager.publish('turn', event);

@@ -20,6 +20,8 @@ interface Watched {
   paths: string[];
   /** The event being processed, from inspection (only attached when transitions are listened to). */
   pendingCause: string | undefined;
+  /** Set when the actor is stopped for being idle: its last snapshot is not reported. */
+  forgotten?: boolean;
 }
 
 /**
@@ -69,6 +71,12 @@ export class TransitionObserver {
     });
   }
 
+  /** Stops reporting an actor whose charts are being stopped without a release (an idle session's): its stop is no transition. */
+  forget(actor: object): void {
+    const watched = this.watched.get(actor);
+    if (watched) watched.forgotten = true;
+  }
+
   /** Emits to the host's listeners; a listener that throws is logged and skipped, never felt by a chart or a turn. */
   private emit<T extends EventEmitter.EventNames<ManagerEvents>>(event: T, ...args: EventEmitter.EventArgs<ManagerEvents, T>): void {
     try {
@@ -86,7 +94,7 @@ export class TransitionObserver {
   };
 
   private onSnapshot(watched: Watched, snapshot: { value?: unknown; context?: unknown; status?: string }): void {
-    if (snapshot.value === undefined) return;
+    if (snapshot.value === undefined || watched.forgotten === true) return;
     const paths = snapshot.status === 'done' || snapshot.status === 'stopped' ? ['released'] : statePaths(snapshot.value as never);
     const previous = watched.paths;
     watched.paths = paths;

@@ -37,6 +37,13 @@ export interface PolicyOptions {
   pingIntervalMs?: number;
   /** Longest an open socket may stay silent after a turn was sent before the turn moves to HTTP, in ms. Default 5 000. */
   webSocketFirstEventTimeoutMs?: number;
+  /**
+   * How long a session with no turn and no socket keeps its charts running, in ms; then they are
+   * stopped (an idle session holds no actor) and start afresh with its next turn. 0 keeps them.
+   * Default 60 000. Sessions keep no health of their own, so nothing is lost: the endpoint holds
+   * the cooldown, the credential chart the sign-in state.
+   */
+  idleChartsStopAfterMs?: number;
 }
 
 // Compile-time guard: a field added to the charts' Policy must be documented in PolicyOptions.
@@ -49,10 +56,11 @@ export interface RuntimePolicy extends Policy {
   readonly firstEventTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly pingIntervalMs: number;
+  readonly idleChartsStopAfterMs: number;
 }
 
 /** Stream deadlines' defaults; see {@link PolicyOptions}. */
-export const DEFAULT_STREAM_POLICY = { firstEventTimeoutMs: 60_000, idleTimeoutMs: 300_000, pingIntervalMs: 30_000 } as const;
+export const DEFAULT_STREAM_POLICY = { firstEventTimeoutMs: 60_000, idleTimeoutMs: 300_000, pingIntervalMs: 30_000, idleChartsStopAfterMs: 60_000 } as const;
 
 interface NumberRule {
   readonly min: number;
@@ -80,6 +88,7 @@ const POLICY_RULES: Readonly<Record<string, NumberRule>> = {
   upgradeBudgetMs: TIMER_OR_ZERO,
   minUptimeMs: TIMER_OR_ZERO,
   pingIntervalMs: TIMER_OR_ZERO,
+  idleChartsStopAfterMs: TIMER_OR_ZERO,
 };
 
 function ruleFor(path: string, key: string): NumberRule {

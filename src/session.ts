@@ -124,7 +124,9 @@ export class Session implements TurnHost {
 
   private startCharts(): void {
     if (this.chart !== undefined) return;
-    const chart = this.runner.startChart(this.id);
+    const chart = this.runner.startChart(this.id, this.carried);
+    this.carried = undefined;
+    this.lastActiveAtMs = this.runner.now();
     const turnChart = chart.getSnapshot().children.turn as TurnActorRef | undefined;
     if (turnChart === undefined) throw new Error(`session ${this.id}: the session chart did not start its turn chart`);
     turnChart.on('turn.send', this.onDecision);
@@ -154,6 +156,37 @@ export class Session implements TurnHost {
   /** @internal {@link TurnHost.turnFinished} */
   turnFinished(stream: TurnStream): void {
     if (this.current === stream) this.current = undefined;
+    this.lastActiveAtMs = this.runner.now();
+  }
+
+  /** What the next charts take over from the stopped ones (for operators' events, not decisions). */
+  private carried: { readonly onHttpSinceMs?: number } | undefined;
+
+  /** When the session's last turn ended (or its charts started), in ms on the manager's clock. @internal */
+  lastActiveAtMs = 0;
+
+  /**
+   * @internal Stops the charts of a session that has been idle since `idleSinceMs` or earlier: no
+   * turn, no socket, the connection at rest (idle, on HTTP, or sign-in required), so nothing is
+   * held (no probe, no refresh waited for). Its next turn starts fresh charts, which ask the
+   * endpoint and credential charts again: a session keeps no health of its own.
+   * @returns whether the charts were stopped
+   */
+  stopChartsIfIdle(idleSinceMs: number, beforeStop: (chart: SessionActor) => void): boolean {
+    const chart = this.chart;
+    if (chart === undefined || this.current !== undefined || this.lastActiveAtMs > idleSinceMs) return false;
+    const snapshot = chart.getSnapshot();
+    if (snapshot.status !== 'active') return false;
+    const connection = regionPath(snapshot.value, 'connection');
+    if (connection !== 'connection.idle' && connection !== 'connection.fallback' && connection !== 'connection.reauthRequired') return false;
+    if (this.turnChart?.getSnapshot().value !== 'idle') return false;
+    this.chart = undefined;
+    this.turnChart = undefined;
+    const { onHttpSinceMs } = snapshot.context;
+    this.carried = onHttpSinceMs === undefined ? undefined : { onHttpSinceMs };
+    beforeStop(chart);
+    chart.stop();
+    return true;
   }
 
   /** @internal Called by the manager on release: ends the turn in flight, whatever its transport. */

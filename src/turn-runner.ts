@@ -27,7 +27,7 @@ export interface TurnRunner {
   /** Changes whenever the endpoint's health or its credential's state changes (see `TURN_REQUESTED.healthEpoch`). */
   healthEpoch(endpointKey: string): number;
   /** Creates, registers and starts the session's chart: done on its first turn, so an idle session holds no actor. */
-  startChart(sessionId: string): SessionActor;
+  startChart(sessionId: string, carried?: { readonly onHttpSinceMs?: number }): SessionActor;
   /** The secrets to scrub from anything leaving the package (built on failure paths only). */
   secrets(): SecretSet;
   /** Publishes a turn's end (a throwing listener is logged, never felt by the turn). */

@@ -94,13 +94,18 @@ async function simulate(
     clock,
     jitterSeed: args.jitterSeed,
     endpoints: { [model]: { wsUrl: upstream.wsUrl(model), httpUrl: upstream.httpUrl, credentials: TOKEN } },
+    // The chart-protocol mode drives the turn charts directly, past the facade that notes activity.
+    ...(mode === 'chart-protocol' ? { policy: { idleChartsStopAfterMs: 0 } } : {}),
   });
   const upgradeTimesMs: number[] = [];
   manager.on('upgrade', (event) => upgradeTimesMs.push(event.atMs));
   const handles = Array.from({ length: sessions }, (_, i) => manager.session(`s${i}`, model));
+  // A session's charts start with its first turn through the facade; this mode sends the turn chart's
+  // events itself, so it starts them as that first turn would.
+  if (mode === 'chart-protocol') for (const s of handles) (s as unknown as { startCharts(): void }).startCharts();
   const byId = new Map(manager.actors().map((a) => [a.id, a.actor]));
   // Each session chart's child turn chart, where the facade sends a turn's events.
-  const decisions = handles.map((s) => new Decisions((byId.get(s.id) as SessionActorRef).getSnapshot().children.turn as TurnActorRef));
+  const decisions = mode === 'chart-protocol' ? handles.map((s) => new Decisions((byId.get(s.id) as SessionActorRef).getSnapshot().children.turn as TurnActorRef)) : [];
   // The health epoch, counted as the manager counts it: the endpoint's and the credential's changes.
   let healthEpoch = 0;
   for (const { kind, actor } of manager.actors()) {

@@ -179,14 +179,8 @@ export interface SocketActorInput {
   readonly credentialGeneration: number;
 }
 
-/** The connection chart's context: plain data plus refs to the shared charts (serialized as ids). */
-export interface SessionContext {
-  readonly sessionId: string;
-  readonly endpointKey: string;
-  readonly endpoint: AnyActorRef;
-  readonly credential: AnyActorRef;
-  readonly upgradeTimeoutMs: number;
-  readonly upgradeBudgetMs: number;
+/** The connection chart's context: its input's fixed part, plain data, and refs to the shared charts (serialized as ids). */
+export interface SessionContext extends Omit<SessionInput, 'atMs' | 'onHttpSinceMs'> {
   /** The latest time the chart heard of, in ms; every timestamped event moves it. */
   readonly nowMs: number;
   readonly connectStartedAtMs: number | undefined;

@@ -44,6 +44,24 @@ function ended(turn: TurnContext | undefined, result: TurnResult['result'], fail
   return failure ? { id: turn.id, result, transport, failure } : { id: turn.id, result, transport };
 }
 
+/** A requested turn: sent at once on `transport` when the chart knows it, else waiting (attempt 0). */
+function newTurn(event: Extract<TurnEvent, { type: 'TURN_REQUESTED' }>, transport: TransportKind | undefined, httpReason: HttpReason | undefined): TurnContext {
+  return {
+    id: event.turnId,
+    requestedAtMs: event.atMs,
+    healthEpoch: event.healthEpoch,
+    transport,
+    attempt: transport === undefined ? 0 : 1,
+    switchedToHttp: false,
+    authRetried: false,
+    httpReason,
+    attemptFailure: undefined,
+    failedAfterFirstEvent: false,
+    failedOutcomeKind: undefined,
+    failedGeneration: 0,
+  };
+}
+
 /** Builds the turn chart; it needs nothing provided. */
 export function createTurnMachine() {
   return setup({
@@ -55,43 +73,13 @@ export function createTurnMachine() {
         // An HTTP verdict belongs to the epoch of the turn that asked for it.
         return { connection: event.view, verdictEpoch: event.view.kind === 'http' ? context.turn?.healthEpoch : undefined };
       }),
-      openTheTurn: assign(({ event }) => {
-        if (event.type !== 'TURN_REQUESTED') return {};
-        const turn: TurnContext = {
-          id: event.turnId,
-          requestedAtMs: event.atMs,
-          healthEpoch: event.healthEpoch,
-          transport: undefined,
-          attempt: 0,
-          switchedToHttp: false,
-          authRetried: false,
-          httpReason: undefined,
-          attemptFailure: undefined,
-          failedAfterFirstEvent: false,
-          failedOutcomeKind: undefined,
-          failedGeneration: 0,
-        };
-        return { turn };
-      }),
+      openTheTurn: assign(({ event }) => (event.type === 'TURN_REQUESTED' ? { turn: newTurn(event, undefined, undefined) } : {})),
       // The steady turn's one assign (time, turn, transport): a turn on a known transport costs the chart little.
       openTheTurnOn: assign(({ context, event }, params: { transport: TransportKind }) => {
         if (event.type !== 'TURN_REQUESTED') return {};
         const view = context.connection;
-        const turn: TurnContext = {
-          id: event.turnId,
-          requestedAtMs: event.atMs,
-          healthEpoch: event.healthEpoch,
-          transport: params.transport,
-          attempt: 1,
-          switchedToHttp: false,
-          authRetried: false,
-          httpReason: params.transport === 'http' && view.kind === 'http' ? view.reason : undefined,
-          attemptFailure: undefined,
-          failedAfterFirstEvent: false,
-          failedOutcomeKind: undefined,
-          failedGeneration: 0,
-        };
-        return { nowMs: Math.max(context.nowMs, event.atMs), turn };
+        const httpReason = params.transport === 'http' && view.kind === 'http' ? view.reason : undefined;
+        return { nowMs: Math.max(context.nowMs, event.atMs), turn: newTurn(event, params.transport, httpReason) };
       }),
       askTheConnectionForATransport: enqueueActions(({ enqueue, context }) => {
         // Forget the view this turn could not use, so only the connection's answer decides.

@@ -44,6 +44,11 @@ function ended(turn: TurnContext | undefined, result: TurnResult['result'], fail
   return failure ? { id: turn.id, result, transport, failure } : { id: turn.id, result, transport };
 }
 
+/** The latest time the chart heard of: an event's `atMs` moves it forward, never back. */
+function latestTime(context: TurnChartContext, event: TurnEvent): number {
+  return 'atMs' in event && typeof event.atMs === 'number' ? Math.max(context.nowMs, event.atMs) : context.nowMs;
+}
+
 /** A requested turn: sent at once on `transport` when the chart knows it, else waiting (attempt 0). */
 function newTurn(event: Extract<TurnEvent, { type: 'TURN_REQUESTED' }>, transport: TransportKind | undefined, httpReason: HttpReason | undefined): TurnContext {
   return {
@@ -67,7 +72,7 @@ export function createTurnMachine() {
   return setup({
     types: { context: {} as TurnChartContext, events: {} as TurnEvent, input: {} as TurnInput, emitted: {} as TurnEmitted },
     actions: {
-      noteTheTime: assign({ nowMs: ({ context, event }) => ('atMs' in event && typeof event.atMs === 'number' ? Math.max(context.nowMs, event.atMs) : context.nowMs) }),
+      noteTheTime: assign({ nowMs: ({ context, event }) => latestTime(context, event) }),
       rememberTheConnection: assign(({ context, event }) => {
         if (event.type !== 'CONNECTION.CHANGED') return {};
         // An HTTP verdict belongs to the epoch of the turn that asked for it.
@@ -141,7 +146,7 @@ export function createTurnMachine() {
       tellTheConnectionSignInIsRequired: sendParent(({ event }) => event),
       closeTheTurn: assign(({ context, event }, params: { as: 'completed' | 'failed' | 'cancelled' | 'refused' }) => {
         const turn = context.turn;
-        const nowMs = 'atMs' in event && typeof event.atMs === 'number' ? Math.max(context.nowMs, event.atMs) : context.nowMs;
+        const nowMs = latestTime(context, event);
         let result: TurnResult | undefined;
         if (params.as === 'completed') result = ended(turn, 'completed');
         else if (params.as === 'cancelled') result = ended(turn, 'failed', ABORTED);

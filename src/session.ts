@@ -43,7 +43,8 @@ export class Session implements TurnHost {
   private turnCounter = 0;
   private chart: SessionActor | undefined;
   private turnChart: TurnActorRef | undefined;
-  private releasedBeforeStart = false;
+  /** Released while it had no charts running (before its first turn, or after they stopped idle). */
+  private releasedWithoutCharts = false;
   /** Aborted when the session is released: in-flight turns (HTTP requests included) end at once. */
   private readonly lifetime = new AbortController();
 
@@ -61,7 +62,7 @@ export class Session implements TurnHost {
   get state(): SessionState {
     const snapshot = this.chart?.getSnapshot();
     if (snapshot === undefined) {
-      const released = this.releasedBeforeStart;
+      const released = this.releasedWithoutCharts;
       return {
         connection: released ? 'released' : 'connection.idle',
         turn: released ? 'released' : 'turn.idle',
@@ -118,7 +119,7 @@ export class Session implements TurnHost {
   }
 
   private checkCanStart(): void {
-    if (this.releasedBeforeStart || (this.chart !== undefined && this.chart.getSnapshot().status !== 'active')) throw new ClosedError(`session ${this.id} was released`);
+    if (this.releasedWithoutCharts || (this.chart !== undefined && this.chart.getSnapshot().status !== 'active')) throw new ClosedError(`session ${this.id} was released`);
     if (this.current !== undefined) throw new TurnInProgressError(this.id);
   }
 
@@ -191,7 +192,7 @@ export class Session implements TurnHost {
 
   /** @internal Called by the manager on release: ends the turn in flight, whatever its transport. */
   endInFlightTurn(): void {
-    if (this.chart === undefined) this.releasedBeforeStart = true;
+    if (this.chart === undefined) this.releasedWithoutCharts = true;
     this.lifetime.abort();
     this.current?.released();
   }

@@ -252,13 +252,14 @@ export class TurnStream implements AsyncIterableIterator<ProviderEvent> {
           // Before any content: the chart decides between another send and the end.
           const held = [...this.held, ...events.slice(0, last)];
           this.source = undefined;
-          this.report(safeOutcome(outcome, this.secrets), false);
-          if (this.decision?.type === 'turn.send' || this.decision === undefined) return;
+          const decision = this.report(safeOutcome(outcome, this.secrets), false);
+          // Another send (or a refresh first): `startTheNextSend` takes the decision from here.
+          if (decision?.type !== 'turn.ended') return;
           // The turn ends with the provider's error event, delivered, not thrown.
           this.decision = undefined;
           this.batch = [...held, events[last]!];
           this.index = 0;
-          this.endAfterDelivery('failed', this.lastFailure);
+          this.endAfterDelivery('failed', decision.result.failure);
           return;
         }
       }
@@ -272,22 +273,16 @@ export class TurnStream implements AsyncIterableIterator<ProviderEvent> {
     if (!terminal) return;
     const outcome = this.protocol.providerErrorOutcome(events[events.length - 1]!);
     if (outcome !== undefined) {
-      this.report(safeOutcome(outcome, this.secrets), true);
+      // After content nothing is sent again: the chart ends the turn (`turn.ended`) at once.
+      const decision = this.report(safeOutcome(outcome, this.secrets), true);
       this.decision = undefined;
-      this.endAfterDelivery('failed', this.lastFailure);
+      this.endAfterDelivery('failed', decision?.type === 'turn.ended' ? decision.result.failure : undefined);
     } else {
       this.host.tell({ type: 'TURN_COMPLETED', turnId: this.turnId, atMs: this.runner.now() });
       this.decision = undefined;
       this.endAfterDelivery('completed', undefined);
     }
   }
-
-  /** The failure the chart classified for the last report (from its `turn.ended`). */
-  private get lastFailure(): Failure | undefined {
-    return this.lastEnded?.failure;
-  }
-
-  private lastEnded: { failure?: Failure } | undefined;
 
   /** A send failed: what came before is delivered if the upstream had started; the chart decides the rest. */
   private async failSend(error: TransportError): Promise<void> {
@@ -306,8 +301,11 @@ export class TurnStream implements AsyncIterableIterator<ProviderEvent> {
     this.report(error.outcome, this.delivering);
   }
 
-  /** Tells the chart a send failed; its answer (`turn.send` or `turn.ended`) arrives synchronously or later. */
-  private report(outcome: Outcome, afterFirstEvent: boolean): void {
+  /**
+   * Tells the chart a send failed. Returns its answer when it came at once (`turn.send` or
+   * `turn.ended`, also kept in `decision`); undefined while it waits (a refresh).
+   */
+  private report(outcome: Outcome, afterFirstEvent: boolean): Decision | undefined {
     const atMs = this.runner.now();
     this.decision = undefined;
     this.host.tell({
@@ -319,9 +317,9 @@ export class TurnStream implements AsyncIterableIterator<ProviderEvent> {
       ...(afterFirstEvent ? { afterFirstEvent } : {}),
     });
     const decision = this.decision as Decision | undefined;
-    if (decision?.type === 'turn.ended') this.lastEnded = decision.result;
     const failure = decision?.type === 'turn.send' ? decision.afterFailure : decision?.type === 'turn.ended' ? decision.result.failure : undefined;
     this.trace.sent(atMs, outcome.kind === 'aborted' ? 'cancelled' : 'failed', failure);
+    return decision;
   }
 
   /**

@@ -127,11 +127,6 @@ export class HttpSseTurn implements EventBatches {
     return this;
   }
 
-  /** Why the request stopped early (abort, deadline), if it did: a caller checks it between events. */
-  get stoppedBy(): TransportError | undefined {
-    return this.stopped;
-  }
-
   private stop(error: TransportError): void {
     if (this.stopped !== undefined) return;
     this.stopped = error;

@@ -1,8 +1,6 @@
 import WebSocket from 'ws';
 import type { Outcome } from '../../machines/outcome.js';
-import type { EventBatches } from './event-batches.js';
-import type { ProviderEvent } from './provider.js';
-import { PushQueue } from './push-queue.js';
+import { failedSend, type EventBatches } from './event-batches.js';
 import { TransportError } from './transport-error.js';
 import { WebSocketTurn, type WebSocketTurnHost, type WebSocketTurnOptions } from './websocket-turn.js';
 
@@ -90,10 +88,10 @@ export class Connection implements WebSocketConnection, WebSocketTurnHost {
     if (this.turn !== undefined) {
       throw new Error(`streamTurn: a turn is already streaming on the WebSocket to ${this.target}; a socket carries one turn at a time`);
     }
-    if (options.signal?.aborted) return failed(abortedError(this.target));
+    if (options.signal?.aborted) return failedSend(abortedError(this.target));
     if (!this.isOpen) {
       const outcome = this.endedOutcome ?? { kind: 'closed', code: this.closedLocally ? 1000 : 1006, afterFirstEvent: false };
-      return failed(new TransportError(outcome, `WebSocket to ${this.target} is no longer open`));
+      return failedSend(new TransportError(outcome, `WebSocket to ${this.target} is no longer open`));
     }
     const turn = new WebSocketTurn(options, this.target, this);
     this.turn = turn;
@@ -202,12 +200,6 @@ export class Connection implements WebSocketConnection, WebSocketTurnHost {
     // A local close was reported when it was made; this reports a remote one.
     this.reportEnd({ outcome, local: false });
   };
-}
-
-function failed(error: TransportError): EventBatches {
-  const queue = new PushQueue<ProviderEvent>();
-  queue.fail(error);
-  return queue;
 }
 
 /** The error for a turn or an opening cancelled through the caller's signal. */

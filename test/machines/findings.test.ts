@@ -265,13 +265,8 @@ describe('turn-path bugs of issue 12 (fixed), kept as regressions', () => {
     const h = driver.harness;
     const turnId = driver.requestTurn(0)!;
     h.openSocket(h.liveUpgrade('s0')!);
-    driver.sendTurn(0, {
-      type: 'TURN_FAILED',
-      turnId,
-      outcome: { kind: 'provider-error', code: 'rate_limit_exceeded', status: 429 },
-      atMs: h.now(),
-      credentialGeneration: driver.generationOfTurn(0),
-    });
+    expect(driver.turnOf(0)!.id).toBe(turnId);
+    driver.failSend(0, { kind: 'provider-error', code: 'rate_limit_exceeded', status: 429 });
     expect(turnRegionOf(driver.session(0))).toBe('idle');
     expect(lastTurnOf(driver.session(0))).toMatchObject({ result: 'failed', transport: 'websocket', failure: { class: 'rate-limited' } });
     expect(driver.turns.get(turnId)!.transports.map((t) => t.transport)).toEqual(['websocket']);

@@ -898,13 +898,8 @@ describe('the socket owner and the turn, after issue 12', () => {
     h.advance(DEFAULT_POLICY.minUptimeMs);
     const turnId = driver.requestTurn(0)!;
     h.openSocket(h.liveUpgrade('s0')!);
-    driver.sendTurn(0, {
-      type: 'TURN_FAILED',
-      turnId,
-      outcome: { kind: 'provider-error', code: 'invalid_api_key', status: 401 },
-      atMs: h.now(),
-      credentialGeneration: driver.generationOfTurn(0),
-    });
+    expect(driver.turnOf(0)!.id).toBe(turnId);
+    driver.failSend(0, { kind: 'provider-error', code: 'invalid_api_key', status: 401 });
     expect(connectionOf(driver.session(0))).toBe('idle');
     expect(turnRegionOf(driver.session(0))).toBe('refreshingCredentials');
     driver.settleRefresh('ok');
@@ -1012,10 +1007,7 @@ describe('the turn chart and the connection chart, scripted (issue 12)', () => {
   test('a failed send is judged once: to HTTP, a refresh (condemning a refused socket or not), or the end', () => {
     const driver = driverFor(DEFAULT_POLICY, 1);
     const h = driver.harness;
-    const fail = (outcome: Outcome, afterFirstEvent = false) => {
-      const turn = driver.turnOf(0)!;
-      driver.sendTurn(0, { type: 'TURN_FAILED', turnId: turn.id, outcome, atMs: h.now(), credentialGeneration: driver.generationOfTurn(0), afterFirstEvent });
-    };
+    const fail = (outcome: Outcome, afterFirstEvent = false) => driver.failSend(0, outcome, afterFirstEvent);
     driver.requestTurn(0);
     h.openSocket(h.liveUpgrade('s0')!);
     h.advance(DEFAULT_POLICY.minUptimeMs);

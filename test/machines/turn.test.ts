@@ -53,11 +53,6 @@ function steadyTurn(driver: Driver, slot = 0): string {
   return id;
 }
 
-/** Fails the slot's streaming turn with `outcome`, as the facade reports it. */
-function failTurn(driver: Driver, slot: number, outcome: Outcome, afterFirstEvent = false): void {
-  const turn = driver.turnOf(slot)!;
-  driver.sendTurn(slot, { type: 'TURN_FAILED', turnId: turn.id, outcome, atMs: driver.now, credentialGeneration: driver.generationOfTurn(slot), afterFirstEvent });
-}
 
 const UPGRADE_500 = upgradeOutcome('HTTP 500');
 const PROVIDER_SERVER_ERROR: Outcome = { kind: 'provider-error', code: 'server_error', status: 500 };
@@ -142,14 +137,14 @@ describe('a provider error before the first event on the WebSocket (issue 12)', 
     const h = driver.harness;
     onAnOpenSocket(driver);
     const id = driver.requestTurn(0)!;
-    failTurn(driver, 0, PROVIDER_SERVER_ERROR);
+    driver.failSend(0, PROVIDER_SERVER_ERROR);
     const log = driver.turns.get(id)!;
     expect(log.transports.map(({ transport, attempt, httpReason }) => ({ transport, attempt, httpReason }))).toEqual([
       { transport: 'websocket', attempt: 1, httpReason: undefined },
       { transport: 'http', attempt: 2, httpReason: 'moved-after-failure' },
     ]);
     expect(log.endings).toEqual([]);
-    failTurn(driver, 0, PROVIDER_SERVER_ERROR);
+    driver.failSend(0, PROVIDER_SERVER_ERROR);
     expect(log.transports).toHaveLength(2);
     expect(log.endings).toMatchObject([{ result: 'failed', transport: 'http', failure: { class: 'transient-server', code: 'server_error' } }]);
     // A provider's error is the turn's, not the socket's: the socket stays, the endpoint is not blamed.
@@ -167,7 +162,7 @@ describe('a provider error before the first event on the WebSocket (issue 12)', 
     const h = driver.harness;
     onAnOpenSocket(driver);
     const id = driver.requestTurn(0)!;
-    failTurn(driver, 0, outcome);
+    driver.failSend(0, outcome);
     const log = driver.turns.get(id)!;
     expect(log.transports.map((t) => t.transport)).toEqual(['websocket']);
     expect(log.endings).toMatchObject([{ result: 'failed', transport: 'websocket', failure: { class: failureClass } }]);
@@ -182,7 +177,7 @@ describe('a provider error before the first event on the WebSocket (issue 12)', 
     onAnOpenSocket(driver);
     const id = driver.requestTurn(0)!;
     driver.report(0, 'first event');
-    failTurn(driver, 0, PROVIDER_SERVER_ERROR, true);
+    driver.failSend(0, PROVIDER_SERVER_ERROR, true);
     expect(driver.turns.get(id)!.transports.map((t) => t.transport)).toEqual(['websocket']);
     expect(driver.turns.get(id)!.endings).toMatchObject([{ result: 'failed', transport: 'websocket', failure: { class: 'transient-server' } }]);
     driver.harness.stop();
@@ -197,7 +192,7 @@ describe('a token refused inside the WebSocket stream (issue 12)', () => {
     const socket = h.liveUpgrade('s0')!;
     const endpointBefore = h.endpoint.getSnapshot();
     const id = driver.requestTurn(0)!;
-    failTurn(driver, 0, PROVIDER_401);
+    driver.failSend(0, PROVIDER_401);
     // The socket carries its handshake's token: it is closed here, nobody's fault.
     expect(connectionOf(driver.session(0))).toBe('idle');
     expect(socket.active).toBe(false);
@@ -230,7 +225,7 @@ describe('a token refused inside the WebSocket stream (issue 12)', () => {
     onAnOpenSocket(driver);
     const id = driver.requestTurn(0)!;
     driver.report(0, 'first event');
-    failTurn(driver, 0, PROVIDER_401, true);
+    driver.failSend(0, PROVIDER_401, true);
     expect(connectionOf(driver.session(0))).toBe('idle');
     expect(h.endpoint.getSnapshot().context.consecutiveFailures).toBe(0);
     expect(driver.turns.get(id)!.endings).toMatchObject([{ result: 'failed', transport: 'websocket', failure: { class: 'auth' } }]);

@@ -1,3 +1,4 @@
+import type { Outcome } from '../../../machines/outcome.js';
 import { ChartHarness, type HarnessOptions, type UpgradeRecord } from '../../support/chart-harness.js';
 import {
   cooldownFloorMs,
@@ -302,11 +303,18 @@ export class Driver {
     return sends?.[sends.length - 1]?.generation ?? session.getSnapshot().context.credentialGeneration;
   }
 
+  /** Fails the send of a slot's turn in progress with `outcome`, as the facade reports it (the token generation the send carried). */
+  failSend(slot: number, outcome: Outcome, afterFirstEvent = false): void {
+    const turn = this.turnOf(slot);
+    if (!turn) throw new Error(`slot ${slot}: no turn in progress to fail`);
+    const credentialGeneration = this.generationOfTurn(slot);
+    this.sendTurn(slot, { type: 'TURN_FAILED', turnId: turn.id, outcome, atMs: this.now, credentialGeneration, afterFirstEvent });
+  }
+
   /** What the facade reports about a slot's streaming turn (no-op unless one streams), or the caller cancelling its turn. */
   report(slot: number, what: TurnReport): void {
     const session = this.session(slot);
     const turn = turnOf(session);
-    const credentialGeneration = this.generationOfTurn(slot);
     if (turn && what === 'cancelled') {
       this.sendTurn(slot, { type: 'TURN_CANCELLED', turnId: turn.id, atMs: this.now });
       return;
@@ -320,14 +328,7 @@ export class Driver {
     else {
       const failure = what.slice('failed: '.length) as TurnFailure;
       const afterFirstEvent = this.firstEventSeen(slot);
-      this.sendTurn(slot, {
-        type: 'TURN_FAILED',
-        turnId: turn.id,
-        outcome: turnFailureOutcome(failure, afterFirstEvent),
-        atMs: this.now,
-        credentialGeneration,
-        afterFirstEvent,
-      });
+      this.failSend(slot, turnFailureOutcome(failure, afterFirstEvent), afterFirstEvent);
     }
   }
 
